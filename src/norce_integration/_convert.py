@@ -148,7 +148,7 @@ def _to_timedelta(value: Any, _: Any) -> dt.timedelta:
     if head:
         days = int(head)
     parts = clock.split(":")
-    if len(parts) != 3:  # noqa: PLR2004
+    if len(parts) != 3:
         msg = f"not a TimeSpan: {value!r}"
         raise ValueError(msg)
     first, minutes, seconds = parts
