@@ -31,6 +31,7 @@ from ._types import UNSET, _Unset
 
 __all__ = [
     "WIRE_NAME",
+    "fast_unstructure_fn",
     "ReadModel",
     "WriteModel",
     "converter",
@@ -245,3 +246,108 @@ def unstructure(obj: Any) -> Any:
 def structure(data: Any, cls: type[T]) -> T:
     """Wire data → model; raises ``cattrs`` errors (callers wrap them)."""
     return converter.structure(data, cls)
+
+
+# ----------------------------------------------------------------- fast write path
+#
+# Import bodies are the hot path (millions of items). cattrs' generic union dispatch
+# costs ~20 µs per product tree; these generated functions do the same job for write
+# models (omit UNSET, rename, recurse) several times faster. Their output serialises
+# to exactly the same JSON as ``converter.unstructure`` (a hypothesis test checks).
+
+_SCALARS: tuple[type[Any], ...] = (str, int, float, bool, Decimal)
+
+
+def _strip_optional(tp: Any) -> list[Any]:
+    if get_origin(tp) in (typing.Union, types.UnionType):
+        return [a for a in get_args(tp) if a is not type(None) and not _is_unset_literal(a)]
+    return [tp]
+
+
+def _expr(tp: Any, var: str, env: dict[str, Any]) -> str:
+    """Python expression that unstructures ``var`` of type ``tp`` (non-None, non-UNSET)."""
+    import enum  # noqa: PLC0415
+
+    if isinstance(tp, type) and attrs.has(tp) and issubclass(tp, WriteModel):
+        name = f"_f_{tp.__name__}"
+        env[name] = _LazyFast(tp) if tp in _GENERATING else fast_unstructure_fn(tp)
+        return f"{name}({var})"
+    if isinstance(tp, type) and (issubclass(tp, _SCALARS) or issubclass(tp, enum.Enum)):
+        return var
+    if get_origin(tp) is list:
+        (inner,) = get_args(tp) or (Any,)
+        options = _strip_optional(inner)
+        if len(options) == 1:
+            item = _expr(options[0], "_x", env)
+            if item == "_x":
+                return f"list({var})"
+            if item.endswith("(_x)") and item.count("(") == 1:
+                # map() avoids a comprehension frame per list (3.11 has no inlining).
+                return f"list(map({item[:-4]}, {var}))"
+            return f"[{item} for _x in {var}]"
+    if tp is dt.datetime:
+        env["_from_datetime"] = _from_datetime
+        return f"_from_datetime({var})"
+    env["_generic"] = converter.unstructure
+    return f"_generic({var})"
+
+
+class _LazyFast:
+    """Resolves a class's generated function on first call (classes may be recursive)."""
+
+    __slots__ = ("cls", "fn")
+
+    def __init__(self, cls: type[Any]) -> None:
+        self.cls = cls
+        self.fn: Callable[[Any], Any] | None = None
+
+    def __call__(self, obj: Any) -> Any:
+        fn = self.fn
+        if fn is None:
+            fn = self.fn = fast_unstructure_fn(self.cls)
+        return fn(obj)
+
+
+_GENERATING: set[type[Any]] = set()
+
+
+@functools.cache
+def fast_unstructure_fn(cls: type[Any]) -> Callable[[Any], Any]:
+    """Generate the fast unstructure function of a write model."""
+    _GENERATING.add(cls)
+    try:
+        return _generate(cls)
+    finally:
+        _GENERATING.discard(cls)
+
+
+def _generate(cls: type[Any]) -> Callable[[Any], Any]:
+    hints = typing.get_type_hints(cls)
+    env: dict[str, Any] = {"UNSET": UNSET}
+    plain: list[tuple[str, str]] = []
+    nested: list[tuple[str, str, str]] = []
+    for a in attrs.fields(cls):
+        wire = wire_names(cls)[a.name]
+        options = _strip_optional(hints[a.name])
+        value = _expr(options[0], "v", env) if len(options) == 1 else "_generic(v)"
+        if "_generic" in value:
+            env["_generic"] = converter.unstructure
+        if value == "v":
+            plain.append((a.name, wire))
+        else:
+            nested.append((a.name, wire, value))
+    lines = [f"def _unstructure_{cls.__name__}(o):", "    d = {}"]
+    # Straight-line attribute checks beat attrgetter + a comprehension in CPython 3.11.
+    for name, wire in plain:
+        lines.append(f"    v = o.{name}")
+        lines.append(f"    if v is not UNSET: d[{wire!r}] = v")
+    for name, wire, value in nested:
+        lines.append(f"    v = o.{name}")
+        lines.append("    if v is not UNSET:")
+        lines.append(f"        d[{wire!r}] = None if v is None else {value}")
+    lines.append("    return d")
+    namespace: dict[str, Any] = {}
+    code = compile("\n".join(lines), f"<fast unstructure {cls.__name__}>", "exec")
+    exec(code, env, namespace)  # noqa: S102
+    fn: Callable[[Any], Any] = namespace[f"_unstructure_{cls.__name__}"]
+    return fn

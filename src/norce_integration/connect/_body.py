@@ -15,13 +15,14 @@ from typing import Any
 import attrs
 import orjson
 
-from .._convert import converter
+from .._convert import WriteModel, fast_unstructure_fn
 from .._exceptions import NorceError
 
 
 __all__ = ["ImportBody", "InvalidItemError", "encode_item"]
 
 CHUNK_SIZE = 64 * 1024
+BATCH_SIZE = 128
 
 
 class InvalidItemError(NorceError, TypeError):
@@ -44,27 +45,34 @@ def _default(obj: Any) -> Any:
     raise TypeError(msg)
 
 
+def _to_wire(item: Any, item_type: type[Any] | None, index: int, kind: str) -> Any:
+    """One item → wire-shaped data (dict), via the fast generated path for models."""
+    cls = type(item)
+    if cls is dict:
+        return item
+    if isinstance(item, Mapping):
+        return dict(item)
+    if attrs.has(cls) and issubclass(cls, WriteModel):
+        if item_type is not None and not isinstance(item, item_type):
+            raise InvalidItemError(
+                f"expected {item_type.__name__} or a mapping, got {cls.__name__}",
+                index=index,
+                kind=kind,
+            )
+        return fast_unstructure_fn(cls)(item)
+    expected = item_type.__name__ if item_type is not None else "a model"
+    raise InvalidItemError(
+        f"expected {expected} or a mapping, got {cls.__name__}", index=index, kind=kind
+    )
+
+
 def encode_item(item: Any, item_type: type[Any] | None, *, index: int, kind: str = "") -> bytes:
     """One item → compact JSON bytes.
 
     Raises:
         InvalidItemError: the item is of the wrong type or holds an unserialisable value.
     """
-    if isinstance(item, Mapping):
-        data: Any = item
-    elif attrs.has(type(item)):
-        if item_type is not None and not isinstance(item, item_type):
-            raise InvalidItemError(
-                f"expected {item_type.__name__} or a mapping, got {type(item).__name__}",
-                index=index,
-                kind=kind,
-            )
-        data = converter.unstructure(item)
-    else:
-        expected = item_type.__name__ if item_type is not None else "a model"
-        raise InvalidItemError(
-            f"expected {expected} or a mapping, got {type(item).__name__}", index=index, kind=kind
-        )
+    data = _to_wire(item, item_type, index, kind)
     try:
         return orjson.dumps(data, default=_default)
     except TypeError as exc:
@@ -76,7 +84,9 @@ class ImportBody:
     """A streamed ``[item, item, ...]`` body that counts and digests what it emits.
 
     Iterate it once (sync or async). ``count``, ``size`` and ``digest`` (sha256 hex of
-    the exact bytes sent) are final once iteration ends.
+    the exact bytes sent) are final once iteration ends. Items are converted one by one
+    and serialised in small batches (one ``orjson`` call per batch), so memory holds at
+    most one batch and one chunk, whatever the number of items.
     """
 
     items: Iterable[Any] | AsyncIterable[Any]
@@ -86,51 +96,72 @@ class ImportBody:
     size: int = 0
     _hash: Any = attrs.field(factory=hashlib.sha256, repr=False)
     done: bool = False
+    _pending: list[Any] = attrs.field(factory=list, repr=False)
+    _buf: bytearray = attrs.field(factory=lambda: bytearray(b"["), repr=False)
 
     @property
     def digest(self) -> str:
         """sha256 hex digest of the bytes emitted so far."""
         return str(self._hash.hexdigest())
 
-    def _emit(self, chunk: bytearray) -> bytes:
-        out = bytes(chunk)
+    def _emit(self) -> bytes:
+        out = bytes(self._buf)
         self._hash.update(out)
         self.size += len(out)
-        chunk.clear()
+        self._buf.clear()
         return out
 
-    def _add(self, buf: bytearray, item: Any) -> None:
-        encoded = encode_item(item, self.item_type, index=self.count, kind=self.kind)
-        if self.count:
-            buf += b","
-        buf += encoded
+    def _flush_pending(self) -> None:
+        pending = self._pending
+        if not pending:
+            return
+        first = self.count - len(pending)
+        try:
+            encoded = orjson.dumps(pending, default=_default)
+        except TypeError:
+            # Find the culprit so the error names the item.
+            for offset, data in enumerate(pending):
+                try:
+                    orjson.dumps(data, default=_default)
+                except TypeError as exc:
+                    raise InvalidItemError(str(exc), index=first + offset, kind=self.kind) from None
+            raise  # pragma: no cover - the batch failed, so one item must fail
+        if first:
+            self._buf += b","
+        self._buf += memoryview(encoded)[1:-1]
+        pending.clear()
+
+    def _add(self, item: Any) -> bool:
+        """Queue one item; True when a chunk is ready to emit."""
+        self._pending.append(_to_wire(item, self.item_type, self.count, self.kind))
         self.count += 1
+        if len(self._pending) >= BATCH_SIZE:
+            self._flush_pending()
+            return len(self._buf) >= CHUNK_SIZE
+        return False
+
+    def _finish(self) -> bytes:
+        self._flush_pending()
+        self._buf += b"]"
+        self.done = True
+        return self._emit()
 
     def __iter__(self) -> Iterator[bytes]:
         if isinstance(self.items, AsyncIterable):
             msg = "an async iterable of items needs the async client"
             raise TypeError(msg)
-        buf = bytearray(b"[")
         for item in self.items:
-            self._add(buf, item)
-            if len(buf) >= CHUNK_SIZE:
-                yield self._emit(buf)
-        buf += b"]"
-        self.done = True
-        yield self._emit(buf)
+            if self._add(item):
+                yield self._emit()
+        yield self._finish()
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
-        buf = bytearray(b"[")
         if isinstance(self.items, AsyncIterable):
             async for item in self.items:
-                self._add(buf, item)
-                if len(buf) >= CHUNK_SIZE:
-                    yield self._emit(buf)
+                if self._add(item):
+                    yield self._emit()
         else:
             for item in self.items:
-                self._add(buf, item)
-                if len(buf) >= CHUNK_SIZE:
-                    yield self._emit(buf)
-        buf += b"]"
-        self.done = True
-        yield self._emit(buf)
+                if self._add(item):
+                    yield self._emit()
+        yield self._finish()
