@@ -103,9 +103,7 @@ class RetryPolicy:
     jitter: float = 0.5
     retry_after_cap: float = 60.0
     sleep: Callable[[float], None] = attrs.field(default=time.sleep, repr=False)
-    async_sleep: Callable[[float], Awaitable[None]] | None = attrs.field(
-        default=None, repr=False
-    )
+    async_sleep: Callable[[float], Awaitable[None]] | None = attrs.field(default=None, repr=False)
     clock: Callable[[], float] = attrs.field(default=time.monotonic, repr=False)
     rng: random.Random = attrs.field(factory=random.Random, repr=False, eq=False)
 

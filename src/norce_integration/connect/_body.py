@@ -45,6 +45,11 @@ def _default(obj: Any) -> Any:
     raise TypeError(msg)
 
 
+def _reason(exc: TypeError) -> str:
+    # orjson replaces the message of an error raised in ``default``; the cause has ours.
+    return str(exc.__cause__ or exc)
+
+
 def _to_wire(item: Any, item_type: type[Any] | None, index: int, kind: str) -> Any:
     """One item → wire-shaped data (dict), via the fast generated path for models."""
     cls = type(item)
@@ -76,7 +81,7 @@ def encode_item(item: Any, item_type: type[Any] | None, *, index: int, kind: str
     try:
         return orjson.dumps(data, default=_default)
     except TypeError as exc:
-        raise InvalidItemError(str(exc), index=index, kind=kind) from None
+        raise InvalidItemError(_reason(exc), index=index, kind=kind) from None
 
 
 @attrs.define
@@ -124,7 +129,9 @@ class ImportBody:
                 try:
                     orjson.dumps(data, default=_default)
                 except TypeError as exc:
-                    raise InvalidItemError(str(exc), index=first + offset, kind=self.kind) from None
+                    raise InvalidItemError(
+                        _reason(exc), index=first + offset, kind=self.kind
+                    ) from None
             raise  # pragma: no cover - the batch failed, so one item must fail
         if first:
             self._buf += b","

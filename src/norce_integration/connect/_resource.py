@@ -75,7 +75,8 @@ class SubmittedImport:
 
     @property
     def job_id(self) -> int:
-        """The Connect job id."""
+        """The Connect job id (``submit`` guarantees there is one)."""
+        assert self.response.job_id is not None
         return self.response.job_id
 
 
@@ -105,6 +106,21 @@ def _structure(data: Any, cls: type[T], response: httpx.Response) -> T:
             method=response.request.method,
             url=str(response.request.url),
         ) from exc
+
+
+def _job_response(response: httpx.Response, data: Any) -> JobResponse:
+    result = _structure(data, JobResponse, response)
+    if result.job_id is None:
+        summary = result.validation_summary
+        messages = list(summary.messages or []) if summary is not None else []
+        raise ResponseValidationError(
+            "Norce accepted the import but returned no JobId",
+            errors=["$.JobId: missing", *messages],
+            body=response.text,
+            method=response.request.method,
+            url=str(response.request.url),
+        )
+    return result
 
 
 def _tee(body: ImportBody, tee: Tee | None) -> Iterable[bytes]:
@@ -160,62 +176,62 @@ class ConnectResource:
         response = self._http.request(
             "POST", url, kind="import", headers=_import_headers(value), content=_tee(body, tee)
         )
-        result = _structure(self._http.json(response), JobResponse, response)
+        result = _job_response(response, self._http.json(response))
         return SubmittedImport(spec.kind, result, body.count, body.size, body.digest, value)
 
     def import_products(
         self, items: Iterable[Product | Mapping[str, Any]], header: ProductHeader
     ) -> JobResponse:
         """``Product/ImportProducts``. Raises as :meth:`submit`."""
-        return self.submit(ImportKind.PRODUCTS, items, header).response
+        return self.submit(ImportKind.products, items, header).response
 
     def import_sku_price_lists(
         self, items: Iterable[SkuPriceList | Mapping[str, Any]], header: SkuPriceListHeader
     ) -> JobResponse:
         """``Product/ImportSkuPriceLists``. Raises as :meth:`submit`."""
-        return self.submit(ImportKind.SKU_PRICE_LISTS, items, header).response
+        return self.submit(ImportKind.sku_price_lists, items, header).response
 
     def import_price_lists(
         self, items: Iterable[PriceList | Mapping[str, Any]], header: PriceListHeader
     ) -> JobResponse:
         """``Product/ImportPriceLists``. Raises as :meth:`submit`."""
-        return self.submit(ImportKind.PRICE_LISTS, items, header).response
+        return self.submit(ImportKind.price_lists, items, header).response
 
     def import_onhands(
         self, items: Iterable[SkuOnhand | Mapping[str, Any]], header: SkuOnhandHeader
     ) -> JobResponse:
         """``Product/ImportOnhands``. Raises as :meth:`submit`."""
-        return self.submit(ImportKind.ONHANDS, items, header).response
+        return self.submit(ImportKind.onhands, items, header).response
 
     def import_relations(
         self, items: Iterable[Relation | Mapping[str, Any]], header: RelationHeader
     ) -> JobResponse:
         """``Product/ImportRelations``. Raises as :meth:`submit`."""
-        return self.submit(ImportKind.RELATIONS, items, header).response
+        return self.submit(ImportKind.relations, items, header).response
 
     def import_competitor_skus(
         self, items: Iterable[CompetitorSku | Mapping[str, Any]], header: CompetitorSkuHeader
     ) -> JobResponse:
         """``Product/ImportCompetitorSkus``. Raises as :meth:`submit`."""
-        return self.submit(ImportKind.COMPETITOR_SKUS, items, header).response
+        return self.submit(ImportKind.competitor_skus, items, header).response
 
     def import_customers(
         self, items: Iterable[Customer | Mapping[str, Any]], header: CustomerHeader
     ) -> JobResponse:
         """``Customer/ImportCustomers``. Raises as :meth:`submit`."""
-        return self.submit(ImportKind.CUSTOMERS, items, header).response
+        return self.submit(ImportKind.customers, items, header).response
 
     def import_companies(
         self, items: Iterable[Company | Mapping[str, Any]], header: CustomerHeader
     ) -> JobResponse:
         """``Customer/ImportCompanies``. Raises as :meth:`submit`."""
-        return self.submit(ImportKind.COMPANIES, items, header).response
+        return self.submit(ImportKind.companies, items, header).response
 
     def import_supplier_products(
         self, items: Iterable[SupplierProduct | Mapping[str, Any]], header: SupplierProductHeader
     ) -> JobResponse:
         """``Supplier/ImportProducts``. Raises as :meth:`submit`."""
-        return self.submit(ImportKind.SUPPLIER_PRODUCTS, items, header).response
+        return self.submit(ImportKind.supplier_products, items, header).response
 
     def get_job(self, job_id: int) -> Job:
         """``Job/Get?id=``: the job's ``JobDto``.
@@ -284,7 +300,7 @@ class AsyncConnectResource:
         response = await self._http.request(
             "POST", url, kind="import", headers=_import_headers(value), content=_atee(body, tee)
         )
-        result = _structure(self._http.json(response), JobResponse, response)
+        result = _job_response(response, self._http.json(response))
         return SubmittedImport(spec.kind, result, body.count, body.size, body.digest, value)
 
     async def import_products(
@@ -293,7 +309,7 @@ class AsyncConnectResource:
         header: ProductHeader,
     ) -> JobResponse:
         """``Product/ImportProducts``. Raises as :meth:`submit`."""
-        return (await self.submit(ImportKind.PRODUCTS, items, header)).response
+        return (await self.submit(ImportKind.products, items, header)).response
 
     async def import_sku_price_lists(
         self,
@@ -302,7 +318,7 @@ class AsyncConnectResource:
         header: SkuPriceListHeader,
     ) -> JobResponse:
         """``Product/ImportSkuPriceLists``. Raises as :meth:`submit`."""
-        return (await self.submit(ImportKind.SKU_PRICE_LISTS, items, header)).response
+        return (await self.submit(ImportKind.sku_price_lists, items, header)).response
 
     async def import_price_lists(
         self,
@@ -311,7 +327,7 @@ class AsyncConnectResource:
         header: PriceListHeader,
     ) -> JobResponse:
         """``Product/ImportPriceLists``. Raises as :meth:`submit`."""
-        return (await self.submit(ImportKind.PRICE_LISTS, items, header)).response
+        return (await self.submit(ImportKind.price_lists, items, header)).response
 
     async def import_onhands(
         self,
@@ -320,7 +336,7 @@ class AsyncConnectResource:
         header: SkuOnhandHeader,
     ) -> JobResponse:
         """``Product/ImportOnhands``. Raises as :meth:`submit`."""
-        return (await self.submit(ImportKind.ONHANDS, items, header)).response
+        return (await self.submit(ImportKind.onhands, items, header)).response
 
     async def import_relations(
         self,
@@ -328,7 +344,7 @@ class AsyncConnectResource:
         header: RelationHeader,
     ) -> JobResponse:
         """``Product/ImportRelations``. Raises as :meth:`submit`."""
-        return (await self.submit(ImportKind.RELATIONS, items, header)).response
+        return (await self.submit(ImportKind.relations, items, header)).response
 
     async def import_competitor_skus(
         self,
@@ -337,7 +353,7 @@ class AsyncConnectResource:
         header: CompetitorSkuHeader,
     ) -> JobResponse:
         """``Product/ImportCompetitorSkus``. Raises as :meth:`submit`."""
-        return (await self.submit(ImportKind.COMPETITOR_SKUS, items, header)).response
+        return (await self.submit(ImportKind.competitor_skus, items, header)).response
 
     async def import_customers(
         self,
@@ -345,7 +361,7 @@ class AsyncConnectResource:
         header: CustomerHeader,
     ) -> JobResponse:
         """``Customer/ImportCustomers``. Raises as :meth:`submit`."""
-        return (await self.submit(ImportKind.CUSTOMERS, items, header)).response
+        return (await self.submit(ImportKind.customers, items, header)).response
 
     async def import_companies(
         self,
@@ -353,7 +369,7 @@ class AsyncConnectResource:
         header: CustomerHeader,
     ) -> JobResponse:
         """``Customer/ImportCompanies``. Raises as :meth:`submit`."""
-        return (await self.submit(ImportKind.COMPANIES, items, header)).response
+        return (await self.submit(ImportKind.companies, items, header)).response
 
     async def import_supplier_products(
         self,
@@ -362,7 +378,7 @@ class AsyncConnectResource:
         header: SupplierProductHeader,
     ) -> JobResponse:
         """``Supplier/ImportProducts``. Raises as :meth:`submit`."""
-        return (await self.submit(ImportKind.SUPPLIER_PRODUCTS, items, header)).response
+        return (await self.submit(ImportKind.supplier_products, items, header)).response
 
     async def get_job(self, job_id: int) -> Job:
         """Async twin of :meth:`ConnectResource.get_job`."""
