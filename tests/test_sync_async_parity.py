@@ -12,6 +12,7 @@ PAIRS = [
     ("norce_integration._client", "Norce", "AsyncNorce"),
     ("norce_integration._http", "SyncHTTP", "AsyncHTTP"),
     ("norce_integration.connect._resource", "ConnectResource", "AsyncConnectResource"),
+    ("norce_integration.query._resource", "QueryResource", "AsyncQueryResource"),
 ]
 
 RENAMED = {"close": "aclose", "__enter__": "__aenter__", "__exit__": "__aexit__"}
@@ -46,5 +47,8 @@ def test_twins_match(module, sync_name, async_name):
             assert not inspect.iscoroutinefunction(sync_member), name
             if name in {"json", "__init__"}:
                 continue
-            assert inspect.iscoroutinefunction(async_member), name
+            if inspect.isgeneratorfunction(sync_member):
+                assert inspect.isasyncgenfunction(async_member), name
+            else:
+                assert inspect.iscoroutinefunction(async_member), name
             assert _params(sync_member) == _params(async_member), name
