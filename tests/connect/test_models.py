@@ -866,3 +866,12 @@ def test_unset_is_the_default_of_every_optional_write_field():
         for field in attrs.fields(cls):
             if field.default is not attrs.NOTHING:
                 assert field.default is UNSET, f"{cls.__name__}.{field.name}"
+
+
+def test_tolerant_enum_cache_is_bounded():
+    from norce_integration.connect.models import JobStatus
+
+    before = len(JobStatus._value2member_map_)
+    values = [JobStatus(10_000 + i) for i in range(1000)]
+    assert all(v == 10_000 + i for i, v in enumerate(values))
+    assert len(JobStatus._value2member_map_) <= before + 64

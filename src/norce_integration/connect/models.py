@@ -161,6 +161,9 @@ class _NorceEnum(enum.IntEnum):
     """
 
 
+_MAX_PSEUDO_MEMBERS = 64
+
+
 class _TolerantEnum(_NorceEnum):
     """Base of enums Norce sends us: an unknown integer becomes ``UNKNOWN_<n>``.
 
@@ -174,7 +177,12 @@ class _TolerantEnum(_NorceEnum):
         pseudo = int.__new__(cls, value)
         pseudo._name_ = f"UNKNOWN_{value}"
         pseudo._value_ = value
-        # Cached so ``JobStatus(99) is JobStatus(99)``; setdefault keeps it race-free.
+        # Cached so ``JobStatus(99) is JobStatus(99)``; setdefault keeps it race-free. The
+        # cache is bounded: values come from the network (webhooks), so a sender must not
+        # be able to grow it without limit. Past the bound, equal pseudo-members still
+        # compare equal (they are ints); only identity is lost.
+        if len(cls._value2member_map_) >= _MAX_PSEUDO_MEMBERS + len(cls.__members__):
+            return pseudo
         return cls._value2member_map_.setdefault(value, pseudo)
 
 
