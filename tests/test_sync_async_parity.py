@@ -13,6 +13,7 @@ PAIRS = [
     ("norce_integration._http", "SyncHTTP", "AsyncHTTP"),
     ("norce_integration.connect._resource", "ConnectResource", "AsyncConnectResource"),
     ("norce_integration.query._resource", "QueryResource", "AsyncQueryResource"),
+    ("norce_integration.patterns.job_tracker", "JobTracker", "AsyncJobTracker"),
 ]
 
 RENAMED = {"close": "aclose", "__enter__": "__aenter__", "__exit__": "__aexit__"}

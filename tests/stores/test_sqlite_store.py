@@ -1,0 +1,576 @@
+"""The Store contract, run against every backend (only SQLite today).
+
+Every test takes the ``store`` (or ``make_store``) fixture, so a PostgresStore is added
+by extending ``BACKENDS`` and the factory below; the assertions stay the same.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from norce_integration import StoreError
+from norce_integration.stores import (
+    FullImportRecord,
+    ItemVersion,
+    JobObservation,
+    SpoolEntry,
+    SqliteStore,
+    Store,
+    TrackedJob,
+    TrackedStatus,
+    sortable_watermark,
+)
+from norce_integration.stores._sqlite import MIGRATIONS
+
+
+BACKENDS = ["sqlite"]
+T0 = 1_750_000_000.0
+
+
+class Clock:
+    """A manual clock in epoch seconds."""
+
+    def __init__(self, start: float = T0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+StoreFactory = Callable[[Clock], Store]
+
+
+@pytest.fixture(params=BACKENDS)
+def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoreFactory]:
+    created: list[Store] = []
+    counter = itertools.count()
+
+    def factory(clock: Clock) -> Store:
+        if request.param == "sqlite":
+            store: Store = SqliteStore(tmp_path / f"state-{next(counter)}.sqlite", clock=clock)
+        else:  # pragma: no cover - future backends
+            raise AssertionError(request.param)
+        created.append(store)
+        return store
+
+    yield factory
+    for store in created:
+        store.close()
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def store(make_store: StoreFactory, clock: Clock) -> Store:
+    return make_store(clock)
+
+
+def at(seconds: float = 0.0) -> dt.datetime:
+    return dt.datetime.fromtimestamp(T0 + seconds, dt.UTC)
+
+
+def job(job_id: int, **kw: object) -> TrackedJob:
+    values: dict[str, object] = {
+        "job_id": job_id,
+        "kind": "products",
+        "full": False,
+        "account_id": 7,
+        "submitted_at": at(job_id),
+        "item_count": 10,
+        "payload_digest": "d" * 64,
+        "payload_size": 123,
+        "header": '{"AccountId":7}',
+    }
+    values.update(kw)
+    return TrackedJob(**values)  # type: ignore[arg-type]
+
+
+def obs(job_id: int, status: TrackedStatus, seconds: float = 0.0, **kw: object) -> JobObservation:
+    return JobObservation(job_id=job_id, seen_at=at(seconds), status=status, **kw)  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------- lifecycle and schema
+
+
+def test_satisfies_the_protocol(store: Store) -> None:
+    assert isinstance(store, Store)
+
+
+def test_schema_is_versioned_and_reopening_is_idempotent(tmp_path: Path) -> None:
+    path = tmp_path / "s.sqlite"
+    with SqliteStore(path) as first:
+        assert first.schema_version == len(MIGRATIONS)
+        first.insert_job(job(1))
+    with SqliteStore(path) as second:
+        assert second.schema_version == len(MIGRATIONS)
+        assert second.get_job(1) is not None
+
+
+def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "s.sqlite"
+    SqliteStore(path).close()
+    conn = sqlite3.connect(path)
+    with conn:
+        conn.execute("INSERT INTO schema_version VALUES (?, 0)", (len(MIGRATIONS) + 1,))
+    conn.close()
+    with pytest.raises(StoreError, match=r"newer|knows up to"):
+        SqliteStore(path)
+
+
+def test_uses_wal_and_a_busy_timeout(tmp_path: Path) -> None:
+    with SqliteStore(tmp_path / "s.sqlite", busy_timeout=7) as store:
+        conn = store._conn()
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert conn.execute("PRAGMA busy_timeout").fetchone()[0] == 7000
+
+
+def test_closed_store_raises_store_error(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "s.sqlite")
+    store.close()
+    with pytest.raises(StoreError, match="closed"):
+        store.get_job(1)
+
+
+def test_not_a_database_is_a_store_error(tmp_path: Path) -> None:
+    path = tmp_path / "garbage.sqlite"
+    path.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(StoreError):
+        SqliteStore(path)
+
+
+def test_memory_database_is_shared_across_threads() -> None:
+    with SqliteStore(":memory:") as store:
+        store.insert_job(job(1))
+        seen: list[TrackedJob | None] = []
+        thread = threading.Thread(target=lambda: seen.append(store.get_job(1)))
+        thread.start()
+        thread.join()
+        assert seen[0] is not None
+
+
+def test_connections_of_other_threads_are_closed(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "s.sqlite")
+    threads = [threading.Thread(target=lambda: store.get_job(1)) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(store._connections) == 4
+    store.close()
+    assert store._connections == []
+
+
+# ---------------------------------------------------------------- watermarks
+
+
+def test_watermark_compare_and_set(store: Store) -> None:
+    assert store.get_watermark("products", 7, "erp") is None
+    assert store.compare_and_set_watermark("products", 7, "erp", expected=None, new="0002")
+    assert not store.compare_and_set_watermark("products", 7, "erp", expected=None, new="0003")
+    assert not store.compare_and_set_watermark("products", 7, "erp", expected="0001", new="0003")
+    assert store.compare_and_set_watermark("products", 7, "erp", expected="0002", new="0003")
+    mark = store.get_watermark("products", 7, "erp")
+    assert mark is not None
+    assert (mark.value, mark.version) == ("0003", 2)
+    # Other keys are independent.
+    assert store.get_watermark("products", 8, "erp") is None
+    assert store.get_watermark("products", 7, "pim") is None
+
+
+def test_watermark_never_moves_backwards_unless_allowed(store: Store) -> None:
+    store.compare_and_set_watermark("products", 7, "erp", expected=None, new="0005")
+    assert not store.compare_and_set_watermark("products", 7, "erp", expected="0005", new="0004")
+    assert store.compare_and_set_watermark(
+        "products", 7, "erp", expected="0005", new="0004", allow_backwards=True
+    )
+    mark = store.get_watermark("products", 7, "erp")
+    assert mark is not None
+    assert mark.value == "0004"
+
+
+def test_sortable_watermark_orders_like_values() -> None:
+    early = dt.datetime(2024, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
+    later = dt.datetime(2024, 1, 2, 5, 4, 5, tzinfo=dt.timezone(dt.timedelta(hours=1)))
+    assert sortable_watermark(early) < sortable_watermark(later)
+    assert sortable_watermark(9) < sortable_watermark(10)
+    assert sortable_watermark("abc") == "abc"
+    with pytest.raises(ValueError):
+        sortable_watermark(-1)
+    with pytest.raises(ValueError):
+        sortable_watermark(True)  # noqa: FBT003 - the point of the test
+
+
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture], max_examples=40)
+@given(
+    ops=st.lists(
+        st.tuples(st.integers(0, 50), st.booleans()),
+        max_size=30,
+    )
+)
+def test_watermark_cas_never_moves_backwards(
+    make_store: StoreFactory, ops: list[tuple[int, bool]]
+) -> None:
+    store = make_store(Clock())
+    model: str | None = None
+    for value, use_current in ops:
+        new = sortable_watermark(value)
+        expected = model if use_current else sortable_watermark(value + 1)
+        before = store.get_watermark("products", 7, "erp")
+        ok = store.compare_and_set_watermark("products", 7, "erp", expected=expected, new=new)
+        after = store.get_watermark("products", 7, "erp")
+        should = expected == model and (model is None or new >= model)
+        assert ok == should
+        if ok:
+            model = new
+        assert (after.value if after else None) == model
+        if before is not None:
+            assert after is not None
+            assert after.value >= before.value
+
+
+# ---------------------------------------------------------------- tracked jobs
+
+
+def test_insert_and_get_job_with_history(store: Store) -> None:
+    record = job(1, history=(obs(1, TrackedStatus.SUBMITTED, source="submit"),))
+    assert store.insert_job(record)
+    assert not store.insert_job(record)
+    loaded = store.get_job(1)
+    assert loaded is not None
+    assert loaded.kind == "products"
+    assert loaded.submitted_at == at(1)
+    assert [o.status for o in loaded.history] == [TrackedStatus.SUBMITTED]
+    assert store.get_job(1, with_history=False).history == ()  # type: ignore[union-attr]
+    assert store.get_job(999) is None
+
+
+def test_record_job_status_keeps_history_and_final_is_sticky(store: Store) -> None:
+    store.insert_job(job(1))
+    updated = store.record_job_status(
+        1, obs(1, TrackedStatus.QUEUED, 5, status_id=6, last_updated=at(4)), add_polls=1
+    )
+    assert updated is not None
+    assert (updated.status, updated.status_id, updated.polls) == (TrackedStatus.QUEUED, 6, 1)
+    store.record_job_status(
+        1,
+        obs(1, TrackedStatus.SUCCEEDED, 9, status_id=2, source="event"),
+        finished_at=at(9),
+        totals=10,
+        inserts=3,
+        updates=7,
+        fail=0,
+    )
+    # A late poll must not undo what the event settled, but it is in the history.
+    late = store.record_job_status(1, obs(1, TrackedStatus.RUNNING, 10, status_id=1), add_polls=1)
+    assert late is not None
+    assert late.status is TrackedStatus.SUCCEEDED
+    assert late.status_id == 2
+    assert (late.totals, late.inserts, late.updates, late.fail) == (10, 3, 7, 0)
+    assert late.finished_at == at(9)
+    assert late.polls == 2
+    assert [o.status for o in late.history] == [
+        TrackedStatus.QUEUED,
+        TrackedStatus.SUCCEEDED,
+        TrackedStatus.RUNNING,
+    ]
+    assert store.record_job_status(2, obs(2, TrackedStatus.RUNNING)) is None
+    with pytest.raises(ValueError):
+        store.record_job_status(1, obs(2, TrackedStatus.RUNNING))
+
+
+def test_polls_can_be_added_without_an_observation(store: Store) -> None:
+    store.insert_job(job(1))
+    updated = store.record_job_status(1, add_polls=3)
+    assert updated is not None
+    assert updated.polls == 3
+    assert updated.history == ()
+
+
+def test_list_jobs_filters(store: Store) -> None:
+    store.insert_job(job(1))
+    store.insert_job(job(2, kind="sku_price_lists"))
+    store.insert_job(job(3, status=TrackedStatus.FAILED))
+    store.insert_job(job(4, account_id=8))
+    assert [j.job_id for j in store.list_jobs()] == [4, 3, 2, 1]
+    assert [j.job_id for j in store.list_jobs(kind="products")] == [4, 3, 1]
+    assert [j.job_id for j in store.list_jobs(account_id=8)] == [4]
+    assert [j.job_id for j in store.list_jobs(statuses=[TrackedStatus.FAILED])] == [3]
+    assert store.list_jobs(statuses=[]) == []
+    assert [j.job_id for j in store.list_jobs(submitted_before=at(3))] == [2, 1]
+    assert [j.job_id for j in store.list_jobs(submitted_after=at(2))] == [4, 3]
+    assert [j.job_id for j in store.list_jobs(limit=1)] == [4]
+
+
+def test_unresolved_jobs_include_local_timeouts(store: Store) -> None:
+    for job_id, status in enumerate(TrackedStatus, start=1):
+        store.insert_job(job(job_id, status=status))
+    unresolved = {j.status for j in store.unresolved_jobs()}
+    assert TrackedStatus.TIMED_OUT_LOCALLY in unresolved
+    assert unresolved == {s for s in TrackedStatus if not s.is_final}
+    assert [j.job_id for j in store.unresolved_jobs()] == sorted(
+        j.job_id for j in store.unresolved_jobs()
+    )
+
+
+def test_mark_superseded(store: Store) -> None:
+    store.insert_job(job(1, status=TrackedStatus.FAILED))
+    store.insert_job(job(2, status=TrackedStatus.VALIDATION_FAILED, full=True))
+    store.insert_job(job(3, status=TrackedStatus.SUCCEEDED))
+    store.insert_job(job(4, status=TrackedStatus.FAILED, account_id=8))
+    store.insert_job(job(5, status=TrackedStatus.SUCCEEDED, full=True))
+    store.insert_job(job(6, status=TrackedStatus.FAILED))  # after the full import
+    ids = store.mark_superseded("products", 7, by_job_id=5, submitted_before=at(5))
+    assert ids == [1, 2]
+    first = store.get_job(1)
+    assert first is not None
+    assert first.status is TrackedStatus.SUPERSEDED
+    assert first.superseded_by == 5
+    assert "5" in first.history[-1].note
+    assert store.get_job(6).status is TrackedStatus.FAILED  # type: ignore[union-attr]
+    assert store.get_job(4).status is TrackedStatus.FAILED  # type: ignore[union-attr]
+
+
+# ---------------------------------------------------------------- full imports
+
+
+def test_last_full_import_only_moves_forward(store: Store) -> None:
+    assert store.get_last_full_import("products", 7) is None
+    assert store.set_last_full_import(FullImportRecord("products", 7, 10, at(100), 5000))
+    assert not store.set_last_full_import(FullImportRecord("products", 7, 9, at(50), 10))
+    record = store.get_last_full_import("products", 7)
+    assert record is not None
+    assert (record.job_id, record.item_count, record.finished_at) == (10, 5000, at(100))
+
+
+# ---------------------------------------------------------------- item versions
+
+
+def test_item_versions_bulk(store: Store) -> None:
+    versions = {f"SKU-{i}": ItemVersion(f"fp{i}", None if i % 2 else str(i)) for i in range(2500)}
+    store.put_item_versions("products", versions)
+    assert store.count_item_versions("products") == 2500
+    wanted = [f"SKU-{i}" for i in range(0, 3000, 3)]
+    got = store.get_item_versions("products", wanted)
+    assert got == {k: versions[k] for k in wanted if k in versions}
+    assert store.get_item_versions("customers", wanted) == {}
+    assert store.get_item_versions("products", []) == {}
+    store.put_item_versions("products", {"SKU-1": ItemVersion("new", "9")})
+    assert store.get_item_versions("products", ["SKU-1"]) == {"SKU-1": ItemVersion("new", "9")}
+    assert store.delete_item_versions("products", ["SKU-1", "SKU-2", "nope"]) == 2
+    assert store.count_item_versions("products") == 2498
+    store.put_item_versions("products", {})
+    assert store.delete_item_versions("products", []) == 0
+
+
+# ---------------------------------------------------------------- inbox
+
+
+def test_inbox_append_is_deduplicated(store: Store) -> None:
+    assert store.inbox_append("k1", "ProductChangedNotification", b"{}")
+    assert not store.inbox_append("k1", "ProductChangedNotification", b"{}")
+    assert store.inbox_append("k2", "ProductChangedNotification", b"{}")
+
+
+def test_inbox_claim_lease_ack_release(store: Store, clock: Clock) -> None:
+    for i in range(5):
+        store.inbox_append(f"k{i}", "E", f"{i}".encode())
+    first = store.inbox_claim("a", limit=3, lease=30)
+    assert [i.payload for i in first] == [b"0", b"1", b"2"]
+    assert all(i.lease_owner == "a" and i.attempts == 1 for i in first)
+    second = store.inbox_claim("b", limit=10, lease=30)
+    assert [i.payload for i in second] == [b"3", b"4"]
+    assert store.inbox_claim("c", limit=10, lease=30) == []
+    assert not store.inbox_ack(first[0].item_id, "b")
+    assert store.inbox_ack(first[0].item_id, "a")
+    assert not store.inbox_ack(first[0].item_id, "a")
+    assert store.inbox_release(first[1].item_id, "a", error="boom", delay=60)
+    assert store.inbox_claim("c", limit=10, lease=30) == []
+    clock.advance(31)
+    # a's third item and b's two leases expired; the released one is not due yet.
+    reclaimed = store.inbox_claim("c", limit=10, lease=30)
+    assert sorted(i.payload for i in reclaimed) == [b"2", b"3", b"4"]
+    assert all(i.attempts == 2 for i in reclaimed)
+    assert not store.inbox_ack(first[2].item_id, "a")  # lost its lease
+    clock.advance(30)
+    released = store.inbox_get(first[1].item_id)
+    assert released is not None
+    assert released.last_error == "boom"
+    assert store.inbox_reclaim_expired() == 3
+    assert len(store.inbox_claim("d", limit=10, lease=30)) == 4
+    assert store.inbox_claim("d", limit=0, lease=30) == []
+    assert store.inbox_get(12345) is None
+
+
+def test_inbox_purge_removes_done_items(store: Store, clock: Clock) -> None:
+    store.inbox_append("k", "E", b"x")
+    (item,) = store.inbox_claim("a", limit=1, lease=10)
+    store.inbox_ack(item.item_id, "a")
+    assert store.inbox_purge(done_before=at(-1)) == 0
+    clock.advance(5)
+    assert store.inbox_purge(done_before=at(1)) == 1
+    assert store.inbox_get(item.item_id) is None
+
+
+def test_concurrent_claims_hand_out_each_item_once(tmp_path: Path) -> None:
+    path = tmp_path / "inbox.sqlite"
+    with SqliteStore(path) as setup:
+        for i in range(200):
+            setup.inbox_append(f"k{i}", "E", b"x")
+    stores = [SqliteStore(path) for _ in range(4)]  # separate connections, like processes
+    claimed: dict[str, list[int]] = {}
+
+    def worker(name: str, store: SqliteStore) -> None:
+        mine: list[int] = []
+        while batch := store.inbox_claim(name, limit=7, lease=300):
+            mine.extend(i.item_id for i in batch)
+        claimed[name] = mine
+
+    threads = [threading.Thread(target=worker, args=(f"w{i}", s)) for i, s in enumerate(stores)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for s in stores:
+        s.close()
+    every = [i for ids in claimed.values() for i in ids]
+    assert sorted(every) == sorted(set(every))
+    assert len(every) == 200
+
+
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture], max_examples=40)
+@given(
+    ops=st.lists(
+        st.one_of(
+            st.tuples(st.just("claim"), st.sampled_from("abc"), st.integers(1, 3)),
+            st.tuples(st.just("ack"), st.sampled_from("abc"), st.integers(0, 5)),
+            st.tuples(st.just("release"), st.sampled_from("abc"), st.integers(0, 5)),
+            st.tuples(st.just("advance"), st.just(""), st.integers(1, 40)),
+            st.tuples(st.just("reclaim"), st.just(""), st.just(0)),
+        ),
+        max_size=40,
+    )
+)
+def test_claims_never_hand_a_leased_item_to_two_claimers(
+    make_store: StoreFactory, ops: list[tuple[str, str, int]]
+) -> None:
+    clock = Clock()
+    store = make_store(clock)
+    for i in range(6):
+        store.inbox_append(f"k{i}", "E", b"x")
+    ids = [item.item_id for item in store.inbox_claim("setup", limit=6, lease=0)]
+    leases: dict[int, tuple[str, float]] = {}  # item -> (owner, expires)
+    done: set[int] = set()
+    for op, owner, n in ops:
+        now = clock()
+        if op == "claim":
+            for item in store.inbox_claim(owner, limit=n, lease=20):
+                assert item.item_id not in done
+                held = leases.get(item.item_id)
+                assert held is None or held[1] <= now, "handed out while leased"
+                leases[item.item_id] = (owner, now + 20)
+        elif op in ("ack", "release"):
+            item_id = ids[n]
+            held = leases.get(item_id)
+            holds = held is not None and held[0] == owner and held[1] > now
+            result = (
+                store.inbox_ack(item_id, owner)
+                if op == "ack"
+                else store.inbox_release(item_id, owner)
+            )
+            assert result == holds
+            if result:
+                del leases[item_id]
+                if op == "ack":
+                    done.add(item_id)
+        elif op == "advance":
+            clock.advance(n)
+        else:
+            store.inbox_reclaim_expired()
+
+
+# ---------------------------------------------------------------- dedup keys
+
+
+def test_dedup_keys_have_a_window(store: Store, clock: Clock) -> None:
+    assert store.dedup_add("e1", window=60)
+    assert not store.dedup_add("e1", window=60)
+    clock.advance(59)
+    assert not store.dedup_add("e1", window=60)
+    clock.advance(2)
+    assert store.dedup_add("e1", window=60)
+    assert store.dedup_add("e2", window=1)
+    clock.advance(100)
+    assert store.dedup_purge() == 2
+
+
+# ---------------------------------------------------------------- dead letters
+
+
+def test_dead_letters(store: Store) -> None:
+    first = store.put_dead_letter("webhook", b"{1}", "bad", key="k1", attempts=3)
+    second = store.put_dead_letter("import:products", b"{2}", "worse")
+    assert [d.letter_id for d in store.list_dead_letters()] == [first, second]
+    assert [d.letter_id for d in store.list_dead_letters(source="webhook")] == [first]
+    assert len(store.list_dead_letters(limit=1)) == 1
+    letter = store.get_dead_letter(first)
+    assert letter is not None
+    assert (letter.payload, letter.error, letter.key, letter.attempts) == (b"{1}", "bad", "k1", 3)
+    assert store.delete_dead_letter(first)
+    assert not store.delete_dead_letter(first)
+    assert store.get_dead_letter(first) is None
+
+
+# ---------------------------------------------------------------- spool index
+
+
+def test_spool_index(store: Store) -> None:
+    entry = SpoolEntry(5, "/tmp/5.json.gz", 100, at(5), "products", "{}", "d")
+    store.put_spool_entry(SpoolEntry(4, "/x/4.json.gz", 50, at(4)))
+    store.put_spool_entry(entry)
+    assert store.get_spool_entry(5) == entry
+    assert [e.job_id for e in store.list_spool_entries()] == [4, 5]
+    store.put_spool_entry(SpoolEntry(5, "/y", 1, at(6)))
+    assert store.get_spool_entry(5).path == "/y"  # type: ignore[union-attr]
+    assert store.delete_spool_entry(5)
+    assert not store.delete_spool_entry(5)
+    assert store.get_spool_entry(5) is None
+
+
+# ---------------------------------------------------------------- in-flight locks
+
+
+def test_in_flight_lock(store: Store, clock: Clock) -> None:
+    assert store.lock_holder("products", 7) is None
+    assert store.acquire_lock("products", 7, "host-a", ttl=60)
+    assert not store.acquire_lock("products", 7, "host-b", ttl=60)
+    assert store.acquire_lock("products", 8, "host-b", ttl=60)
+    holder = store.lock_holder("products", 7)
+    assert holder is not None
+    assert holder.owner == "host-a"
+    clock.advance(30)
+    assert store.acquire_lock("products", 7, "host-a", ttl=60)  # extends, keeps acquired_at
+    extended = store.lock_holder("products", 7)
+    assert extended is not None
+    assert extended.acquired_at == holder.acquired_at
+    assert extended.expires_at > holder.expires_at
+    assert not store.release_lock("products", 7, "host-b")
+    clock.advance(61)
+    assert store.lock_holder("products", 7) is None
+    assert store.acquire_lock("products", 7, "host-b", ttl=60)  # expired: taken over
+    assert store.release_lock("products", 7, "host-b")
+    assert store.lock_holder("products", 7) is None
