@@ -153,7 +153,7 @@ def parse_json(response: httpx.Response, *, method: str = "", url: str = "") -> 
 
 @attrs.define
 class _Token:
-    value: str | None = None
+    value: str | None = attrs.field(default=None, repr=False)
     expires_at: float = 0.0
     generation: int = 0
 

@@ -416,6 +416,7 @@ def test_no_secret_or_token_in_logs_reprs_or_errors(mock, norce_settings, caplog
         assert SECRET not in text
     assert "tok-9" not in str(info.value)
     assert "tok-9" not in caplog.text
+    assert "tok-9" not in texts[-1]
 
 
 WRITE_MODELS = [
