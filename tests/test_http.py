@@ -348,3 +348,27 @@ class TestAsyncShell:
         with pytest.raises(AmbiguousImportError):
             await http.request("POST", CONNECT + "x", kind="import", content=b"[]")
         await http.aclose()
+
+
+class TestNoHttpxErrorEscapes:
+    @pytest.fixture(autouse=True)
+    def _token(self, mock):
+        mock.post(TOKEN).mock(return_value=token_ok())
+
+    @pytest.mark.parametrize(
+        "exc", [httpx.DecodingError("bad gzip"), httpx.TooManyRedirects("loop")]
+    )
+    def test_read_errors_are_wrapped(self, mock, norce_settings, exc):
+        from norce_integration import APIError
+
+        route = mock.get(QUERY + "x").mock(side_effect=exc)
+        with pytest.raises(APIError) as info:
+            SyncHTTP(norce_settings).request("GET", QUERY + "x")
+        assert not isinstance(info.value, httpx.HTTPError)
+        assert isinstance(info.value.__cause__, httpx.HTTPError)
+        assert route.call_count == 1
+
+    def test_import_read_error_is_ambiguous(self, mock, norce_settings):
+        mock.post(CONNECT + "x").mock(side_effect=httpx.DecodingError("bad"))
+        with pytest.raises(AmbiguousImportError):
+            SyncHTTP(norce_settings).request("POST", CONNECT + "x", kind="import", content=b"[]")

@@ -119,6 +119,19 @@ def transport_error(
     return APIConnectionError(f"connection failed ({type(exc).__name__})", method=method, url=url)
 
 
+def other_http_error(exc: httpx.HTTPError, *, method: str, url: str, kind: RequestKind) -> APIError:
+    """Wrap the rest of httpx's errors (decoding, redirects, streams): never retried."""
+    if kind == "import":
+        return AmbiguousImportError(
+            f"the import response could not be read ({type(exc).__name__})",
+            method=method,
+            url=url,
+        )
+    return APIError(
+        f"the response could not be read ({type(exc).__name__})", method=method, url=url
+    )
+
+
 def ambiguous_status(exc: APIStatusError, kind: RequestKind) -> APIError:
     """An import POST answered 500/502/504 may still have created a job."""
     if (
@@ -470,6 +483,8 @@ class SyncHTTP(_Base):
                     response = self._client.send(request)
                 except httpx.TransportError as exc:
                     raise transport_error(exc, method=method, url=url, kind=kind) from exc
+                except httpx.HTTPError as exc:
+                    raise other_http_error(exc, method=method, url=url, kind=kind) from exc
                 if response.status_code >= 400:
                     raise ambiguous_status(status_error(response, method=method, url=url), kind)
                 return response
@@ -610,6 +625,8 @@ class AsyncHTTP(_Base):
                     response = await self._client.send(request)
                 except httpx.TransportError as exc:
                     raise transport_error(exc, method=method, url=url, kind=kind) from exc
+                except httpx.HTTPError as exc:
+                    raise other_http_error(exc, method=method, url=url, kind=kind) from exc
                 if response.status_code >= 400:
                     raise ambiguous_status(status_error(response, method=method, url=url), kind)
                 return response
