@@ -23,8 +23,8 @@ def _install(session: nox.Session, *groups: str) -> None:
 def lint(session: nox.Session) -> None:
     """ruff lint and format check."""
     _install(session, "lint")
-    session.run("ruff", "check", "src", "tests", "benchmarks")
-    session.run("ruff", "format", "--check", "src", "tests", "benchmarks")
+    session.run("ruff", "check", "src", "tests", "benchmarks", "examples", "scripts")
+    session.run("ruff", "format", "--check", "src", "tests", "benchmarks", "examples", "scripts")
 
 
 @nox.session

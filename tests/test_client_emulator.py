@@ -130,9 +130,10 @@ def test_served_over_loopback_socket():
 
 def test_wrong_credentials_are_an_authentication_error(emulator):
     settings = attrs.evolve(emulator.settings(), client_secret="wrong")
-    with Norce(settings, transport=emulator.transport()) as norce, pytest.raises(
-        AuthenticationError
-    ) as info:
+    with (
+        Norce(settings, transport=emulator.transport()) as norce,
+        pytest.raises(AuthenticationError) as info,
+    ):
         norce.connect.ping()
     assert "wrong" not in str(info.value)
 
@@ -169,3 +170,19 @@ def test_retry_after_from_the_emulator_is_honoured(emulator):
     emulator.faults.add(route="Job/Get*", status=429, retry_after=1, times=5)
     with Norce(settings, transport=emulator.transport()) as norce, pytest.raises(RateLimitError):
         norce.connect.get_job(sent.job_id)
+
+
+def test_query_cache_is_opt_in_and_serves_repeat_lookups(emulator):
+    from norce_integration.query import QueryCache
+
+    with Norce(_fast(emulator.settings()), transport=emulator.transport()) as norce:
+        norce.connect.submit("products", products(3), HEADER)
+        emulator.advance(60)
+        assert norce.query.cache is None
+    cache = QueryCache()
+    with Norce(
+        _fast(emulator.settings()), transport=emulator.transport(), query_cache=cache
+    ) as norce:
+        norce.query.get(ProductSku, "SKU-00001")
+        norce.query.get(ProductSku, "SKU-00001")
+        assert cache.stats.hits == 1

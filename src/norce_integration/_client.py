@@ -17,7 +17,7 @@ from ._settings import NorceSettings
 
 if TYPE_CHECKING:
     from .connect import AsyncConnectResource, ConnectResource
-    from .query import AsyncQueryResource, QueryResource
+    from .query import AsyncQueryResource, QueryCache, QueryResource
 
 __all__ = ["AsyncNorce", "Norce"]
 
@@ -33,6 +33,8 @@ class Norce:
         settings: where and who.
         http_client: an ``httpx.Client`` to share (you close it).
         transport: an httpx transport (e.g. ``NorceEmulator().transport()``).
+        query_cache: a :class:`~norce_integration.query.QueryCache` for Query lookups
+            (off by default, so reads are current unless you opt in).
     """
 
     def __init__(
@@ -41,9 +43,11 @@ class Norce:
         *,
         http_client: httpx.Client | None = None,
         transport: httpx.BaseTransport | None = None,
+        query_cache: QueryCache | None = None,
     ) -> None:
         self.settings = settings
         self._http = SyncHTTP(settings, client=http_client, transport=transport)
+        self._query_cache = query_cache
 
     @cached_property
     def connect(self) -> ConnectResource:
@@ -57,7 +61,7 @@ class Norce:
         """Query 2.0 (OData) reads, batched lookups and the cache."""
         from .query import QueryResource  # noqa: PLC0415
 
-        return QueryResource(self._http)
+        return QueryResource(self._http, cache=self._query_cache)
 
     def close(self) -> None:
         """Close the HTTP connections this client opened."""
@@ -82,6 +86,8 @@ class AsyncNorce:
         settings: where and who.
         http_client: an ``httpx.AsyncClient`` to share (you close it).
         transport: an async httpx transport (e.g. ``NorceEmulator().transport()``).
+        query_cache: a :class:`~norce_integration.query.QueryCache` for Query lookups
+            (off by default).
     """
 
     def __init__(
@@ -90,9 +96,11 @@ class AsyncNorce:
         *,
         http_client: httpx.AsyncClient | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        query_cache: QueryCache | None = None,
     ) -> None:
         self.settings = settings
         self._http = AsyncHTTP(settings, client=http_client, transport=transport)
+        self._query_cache = query_cache
 
     @cached_property
     def connect(self) -> AsyncConnectResource:
@@ -106,7 +114,7 @@ class AsyncNorce:
         """Query 2.0 (OData) reads, batched lookups and the cache."""
         from .query import AsyncQueryResource  # noqa: PLC0415
 
-        return AsyncQueryResource(self._http)
+        return AsyncQueryResource(self._http, cache=self._query_cache)
 
     async def aclose(self) -> None:
         """Close the HTTP connections this client opened."""

@@ -123,7 +123,8 @@ class RetryPolicy:
 
     def backoff(self, attempt: int, retry_after: float | None = None) -> float:
         """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
-        base = min(self.max_wait, self.initial_wait * (2 ** max(0, attempt - 1)))
+        # The exponent is capped so a huge attempt number cannot overflow a float.
+        base = min(self.max_wait, self.initial_wait * 2.0 ** min(max(0, attempt - 1), 60))
         wait = base + (self.rng.uniform(0, self.jitter) if self.jitter > 0 else 0.0)
         if retry_after is not None:
             wait = max(wait, min(retry_after, self.retry_after_cap))
