@@ -1,11 +1,12 @@
-"""State the SDK keeps: the :class:`Store` protocol, its record types, and :class:`SqliteStore`.
-
-``PostgresStore`` (many processes on many machines sharing one state) implements the same
-protocol.
+"""State the SDK keeps: the :class:`Store` protocol, its record types, :class:`SqliteStore`
+(one file, the embedded default) and :class:`PostgresStore` (many processes on many
+machines sharing one state; needs ``pip install 'norce-integration[postgres]'``, imported
+only when a store is created).
 """
 
 from __future__ import annotations
 
+from ._postgres import PostgresStore
 from ._protocol import (
     FINAL_STATUSES,
     DeadLetter,
@@ -34,6 +35,7 @@ __all__ = [
     "InboxStatus",
     "ItemVersion",
     "JobObservation",
+    "PostgresStore",
     "SpoolEntry",
     "SqliteStore",
     "Store",

@@ -1,7 +1,12 @@
-"""The Store contract, run against every backend (only SQLite today).
+"""The Store contract, run against every backend: SQLite and PostgreSQL.
 
-Every test takes the ``store`` (or ``make_store``) fixture, so a PostgresStore is added
-by extending ``BACKENDS`` and the factory below; the assertions stay the same.
+Every contract test takes the ``store`` (or ``make_store``) fixture, parametrized over
+``BACKENDS``, so the two implementations cannot drift: the assertions are the same. Tests
+that need several handles on one state (like several processes) use ``backend.another``.
+Backend-specific tests (files, pools, schemas) come last.
+
+PostgreSQL tests are marked ``postgres`` and use ``NORCE_TEST_PG_DSN`` (see conftest.py):
+each fresh store empties the session's schema, which is dropped when the session ends.
 """
 
 from __future__ import annotations
@@ -9,7 +14,9 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import sqlite3
+import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -17,22 +24,26 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from norce_integration import StoreError
+from norce_integration import ConfigurationError, StoreError
 from norce_integration.stores import (
     FullImportRecord,
     ItemVersion,
     JobObservation,
+    PostgresStore,
     SpoolEntry,
     SqliteStore,
     Store,
     TrackedJob,
     TrackedStatus,
+    _postgres,
     sortable_watermark,
 )
 from norce_integration.stores._sqlite import MIGRATIONS
 
+from .conftest import PgServer
 
-BACKENDS = ["sqlite"]
+
+BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 T0 = 1_750_000_000.0
 
 
@@ -52,22 +63,62 @@ class Clock:
 StoreFactory = Callable[[Clock], Store]
 
 
-@pytest.fixture(params=BACKENDS)
-def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoreFactory]:
-    created: list[Store] = []
-    counter = itertools.count()
+class Backend:
+    """Opens stores of one kind: fresh ones (empty state) and more handles on the last."""
 
-    def factory(clock: Clock) -> Store:
-        if request.param == "sqlite":
-            store: Store = SqliteStore(tmp_path / f"state-{next(counter)}.sqlite", clock=clock)
-        else:  # pragma: no cover - future backends
-            raise AssertionError(request.param)
-        created.append(store)
+    def __init__(self, name: str, tmp_path: Path, pg: PgServer | None) -> None:
+        self.name = name
+        self._tmp = tmp_path
+        self._pg = pg
+        self._schema = pg.new_schema_name("b") if pg is not None else ""
+        self._counter = itertools.count()
+        self._path = tmp_path / "state-0.sqlite"
+        self._open: list[Store] = []
+
+    def fresh(self, clock: Clock) -> Store:
+        """A store with nothing in it."""
+        if self._pg is not None:
+            # One schema per test, emptied for each fresh store (hypothesis makes many);
+            # the handles of the previous state are closed so connections do not pile up.
+            self.close_all()
+            with PostgresStore(self._pg.dsn, schema=self._schema, min_size=0) as setup:
+                tables = ", ".join(f'"{self._schema}".{t}' for t in _postgres.TABLES)
+                setup._run("reset", lambda conn: conn.execute(f"TRUNCATE {tables}"))
+        else:
+            self._path = self._tmp / f"state-{next(self._counter)}.sqlite"
+        return self.another(clock)
+
+    def another(self, clock: Clock | None = None) -> Store:
+        """Another handle on the state of the last fresh store (like another process)."""
+        store: Store
+        if self._pg is not None:
+            store = PostgresStore(
+                self._pg.dsn, schema=self._schema, clock=clock, min_size=0, max_size=4
+            )
+        else:
+            store = (
+                SqliteStore(self._path) if clock is None else SqliteStore(self._path, clock=clock)
+            )
+        self._open.append(store)
         return store
 
-    yield factory
-    for store in created:
-        store.close()
+    def close_all(self) -> None:
+        for store in self._open:
+            store.close()
+        self._open.clear()
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
+    pg = request.getfixturevalue("pg_server") if request.param == "postgres" else None
+    made = Backend(request.param, tmp_path, pg)
+    yield made
+    made.close_all()
+
+
+@pytest.fixture
+def make_store(backend: Backend) -> StoreFactory:
+    return backend.fresh
 
 
 @pytest.fixture
@@ -111,7 +162,7 @@ def test_satisfies_the_protocol(store: Store) -> None:
     assert isinstance(store, Store)
 
 
-def test_schema_is_versioned_and_reopening_is_idempotent(tmp_path: Path) -> None:
+def test_sqlite_schema_is_versioned_and_reopening_is_idempotent(tmp_path: Path) -> None:
     path = tmp_path / "s.sqlite"
     with SqliteStore(path) as first:
         assert first.schema_version == len(MIGRATIONS)
@@ -121,7 +172,7 @@ def test_schema_is_versioned_and_reopening_is_idempotent(tmp_path: Path) -> None
         assert second.get_job(1) is not None
 
 
-def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
+def test_sqlite_refuses_a_newer_schema(tmp_path: Path) -> None:
     path = tmp_path / "s.sqlite"
     SqliteStore(path).close()
     conn = sqlite3.connect(path)
@@ -132,28 +183,28 @@ def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
         SqliteStore(path)
 
 
-def test_uses_wal_and_a_busy_timeout(tmp_path: Path) -> None:
+def test_sqlite_uses_wal_and_a_busy_timeout(tmp_path: Path) -> None:
     with SqliteStore(tmp_path / "s.sqlite", busy_timeout=7) as store:
         conn = store._conn()
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert conn.execute("PRAGMA busy_timeout").fetchone()[0] == 7000
 
 
-def test_closed_store_raises_store_error(tmp_path: Path) -> None:
+def test_sqlite_closed_store_raises_store_error(tmp_path: Path) -> None:
     store = SqliteStore(tmp_path / "s.sqlite")
     store.close()
     with pytest.raises(StoreError, match="closed"):
         store.get_job(1)
 
 
-def test_not_a_database_is_a_store_error(tmp_path: Path) -> None:
+def test_sqlite_not_a_database_is_a_store_error(tmp_path: Path) -> None:
     path = tmp_path / "garbage.sqlite"
     path.write_bytes(b"this is not sqlite" * 100)
     with pytest.raises(StoreError):
         SqliteStore(path)
 
 
-def test_memory_database_is_shared_across_threads() -> None:
+def test_sqlite_memory_database_is_shared_across_threads() -> None:
     with SqliteStore(":memory:") as store:
         store.insert_job(job(1))
         seen: list[TrackedJob | None] = []
@@ -163,7 +214,7 @@ def test_memory_database_is_shared_across_threads() -> None:
         assert seen[0] is not None
 
 
-def test_connections_of_other_threads_are_closed(tmp_path: Path) -> None:
+def test_sqlite_connections_of_other_threads_are_closed(tmp_path: Path) -> None:
     store = SqliteStore(tmp_path / "s.sqlite")
     threads = [threading.Thread(target=lambda: store.get_job(1)) for _ in range(3)]
     for t in threads:
@@ -426,15 +477,14 @@ def test_inbox_purge_removes_done_items(store: Store, clock: Clock) -> None:
     assert store.inbox_get(item.item_id) is None
 
 
-def test_concurrent_claims_hand_out_each_item_once(tmp_path: Path) -> None:
-    path = tmp_path / "inbox.sqlite"
-    with SqliteStore(path) as setup:
-        for i in range(200):
-            setup.inbox_append(f"k{i}", "E", b"x")
-    stores = [SqliteStore(path) for _ in range(4)]  # separate connections, like processes
+def test_concurrent_claims_hand_out_each_item_once(backend: Backend) -> None:
+    setup = backend.fresh(Clock())
+    for i in range(200):
+        setup.inbox_append(f"k{i}", "E", b"x")
+    stores = [backend.another() for _ in range(4)]  # separate connections, like processes
     claimed: dict[str, list[int]] = {}
 
-    def worker(name: str, store: SqliteStore) -> None:
+    def worker(name: str, store: Store) -> None:
         mine: list[int] = []
         while batch := store.inbox_claim(name, limit=7, lease=300):
             mine.extend(i.item_id for i in batch)
@@ -445,8 +495,6 @@ def test_concurrent_claims_hand_out_each_item_once(tmp_path: Path) -> None:
         t.start()
     for t in threads:
         t.join()
-    for s in stores:
-        s.close()
     every = [i for ids in claimed.values() for i in ids]
     assert sorted(every) == sorted(set(every))
     assert len(every) == 200
@@ -574,3 +622,358 @@ def test_in_flight_lock(store: Store, clock: Clock) -> None:
     assert store.acquire_lock("products", 7, "host-b", ttl=60)  # expired: taken over
     assert store.release_lock("products", 7, "host-b")
     assert store.lock_holder("products", 7) is None
+
+
+# ---------------------------------------------------------------- races between handles
+
+
+def _race(count: int, fn: Callable[[int], bool]) -> list[bool]:
+    """Run ``fn(0..count-1)`` on threads released at once; their results in order."""
+    barrier = threading.Barrier(count)
+    results: list[bool] = [False] * count
+
+    def run(i: int) -> None:
+        barrier.wait()
+        results[i] = fn(i)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results
+
+
+def test_racing_lock_takers_on_separate_handles_get_one_lock(backend: Backend) -> None:
+    backend.fresh(Clock())
+    stores = [backend.another() for _ in range(4)]
+    for round_ in range(5):
+        kind = f"products-{round_}"
+        won = _race(4, lambda i, kind=kind: stores[i].acquire_lock(kind, 7, f"host-{i}", ttl=60))
+        assert won.count(True) == 1
+        holder = stores[0].lock_holder(kind, 7)
+        assert holder is not None
+        assert holder.owner == f"host-{won.index(True)}"
+
+
+def test_racing_watermark_writers_on_separate_handles_one_wins(backend: Backend) -> None:
+    backend.fresh(Clock())
+    stores = [backend.another() for _ in range(4)]
+    first = _race(
+        4,
+        lambda i: stores[i].compare_and_set_watermark(
+            "products", 7, "erp", expected=None, new=f"000{i}"
+        ),
+    )
+    assert first.count(True) == 1
+    current = stores[0].get_watermark("products", 7, "erp")
+    assert current is not None
+    moved = _race(
+        4,
+        lambda i: stores[i].compare_and_set_watermark(
+            "products", 7, "erp", expected=current.value, new=f"001{i}"
+        ),
+    )
+    assert moved.count(True) == 1
+    final = stores[0].get_watermark("products", 7, "erp")
+    assert final is not None
+    assert final.version == 2
+
+
+def test_racing_dedup_and_appends_store_each_key_once(backend: Backend) -> None:
+    backend.fresh(Clock())
+    stores = [backend.another() for _ in range(4)]
+    added = _race(4, lambda i: stores[i].dedup_add("event-1", window=60))
+    appended = _race(4, lambda i: stores[i].inbox_append("event-1", "E", b"x"))
+    assert added.count(True) == 1
+    assert appended.count(True) == 1
+
+
+# ---------------------------------------------------------------- PostgreSQL specifics
+
+
+pg = pytest.mark.postgres
+
+
+@pg
+def test_postgres_schema_is_versioned_and_reopening_is_idempotent(pg_server: PgServer) -> None:
+    schema = pg_server.new_schema_name()
+    with PostgresStore(pg_server.dsn, schema=schema) as first:
+        assert first.schema_version == len(_postgres.MIGRATIONS)
+        first.insert_job(job(1))
+    with PostgresStore(pg_server.dsn, schema=schema) as second:
+        assert second.schema_version == len(_postgres.MIGRATIONS)
+        assert second.get_job(1) is not None
+    tables = {
+        r[0]
+        for r in pg_server.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = %s", (schema,)
+        )
+    }
+    assert tables == {*_postgres.TABLES, "schema_version"}
+
+
+@pg
+def test_postgres_refuses_a_newer_schema(pg_server: PgServer) -> None:
+    schema = pg_server.new_schema_name()
+    PostgresStore(pg_server.dsn, schema=schema, min_size=0).close()
+    pg_server.execute(
+        f'INSERT INTO "{schema}".schema_version (version) VALUES (%s)',
+        (len(_postgres.MIGRATIONS) + 1,),
+    )
+    with pytest.raises(StoreError, match=r"knows up to"):
+        PostgresStore(pg_server.dsn, schema=schema)
+
+
+@pg
+def test_postgres_migrations_from_many_processes_at_once_apply_once(pg_server: PgServer) -> None:
+    schema = pg_server.new_schema_name()
+    stores: list[PostgresStore] = []
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+
+    def open_one(_: int) -> bool:
+        try:
+            store = PostgresStore(pg_server.dsn, schema=schema, min_size=0)
+        except BaseException as exc:
+            errors.append(exc)
+            return False
+        with lock:
+            stores.append(store)
+        return True
+
+    assert all(_race(6, open_one)), errors
+    for store in stores:
+        store.close()
+    versions = pg_server.execute(f'SELECT version FROM "{schema}".schema_version')
+    assert versions == [(v,) for v in range(1, len(_postgres.MIGRATIONS) + 1)]
+
+
+@pg
+def test_postgres_closed_store_raises_store_error(pg_server: PgServer) -> None:
+    store = PostgresStore(pg_server.dsn, schema=pg_server.new_schema_name())
+    store.close()
+    store.close()  # idempotent
+    assert store.closed
+    with pytest.raises(StoreError, match="closed"):
+        store.get_job(1)
+
+
+@pg
+def test_postgres_pool_is_sized_and_closed(pg_server: PgServer) -> None:
+    store = PostgresStore(pg_server.dsn, schema=pg_server.new_schema_name(), min_size=2, max_size=3)
+    pool = store._pool
+    assert (pool.min_size, pool.max_size) == (2, 3)
+    assert pool.get_stats()["pool_size"] == 2
+    store.close()
+    assert pool.closed
+
+
+@pg
+def test_postgres_unreachable_server_names_it_without_the_password() -> None:
+    started = time.monotonic()
+    with pytest.raises(StoreError) as info:
+        PostgresStore(
+            "postgresql://norce:hunter2-secret@127.0.0.1:1/integration",
+            connect_timeout=2,
+            retries=0,
+        )
+    message = str(info.value)
+    assert "127.0.0.1:1" in message
+    assert "integration" in message
+    assert "hunter2-secret" not in message
+    assert "hunter2-secret" not in repr(info.value.__cause__ or "")
+    assert time.monotonic() - started < 10
+
+
+@pg
+def test_postgres_repr_and_bad_dsn_hide_the_password(pg_server: PgServer) -> None:
+    dsn = pg_server.dsn.replace("postgresql://postgres@", "postgresql://postgres:pw-XYZ-1@")
+    with PostgresStore(dsn, schema=pg_server.new_schema_name()) as store:  # trust auth
+        assert "pw-XYZ-1" not in repr(store)
+        assert "pw-XYZ-1" not in str(vars(store).get("host"))
+    with pytest.raises(ConfigurationError) as info:
+        PostgresStore("host=db password=pw-XYZ-1 nonsense")
+    assert "pw-XYZ-1" not in str(info.value)
+    assert info.value.__cause__ is None
+
+
+@pg
+def test_postgres_errors_name_the_operation(pg_server: PgServer) -> None:
+    with PostgresStore(pg_server.dsn, schema=pg_server.new_schema_name()) as store:
+        with pytest.raises(StoreError, match="append to the inbox") as info:
+            store.inbox_append("nul\x00key", "E", b"x")  # PostgreSQL text cannot hold NUL
+        assert pg_server.dsn not in str(info.value)
+        assert store.inbox_append("ok", "E", b"x")  # the pool is still usable
+        with pytest.raises(StoreError, match="add a dedup key"):
+            store.dedup_add("nul\x00key", window=10)  # a pipelined, relaxed commit
+        assert store.dedup_add("ok", window=10)
+
+
+@pg
+def test_postgres_durable_progress_commits_everything_synchronously(pg_server: PgServer) -> None:
+    with PostgresStore(
+        pg_server.dsn, schema=pg_server.new_schema_name(), durable_progress=True
+    ) as store:
+        store.inbox_append("k", "E", b"x")
+        (item,) = store.inbox_claim("w", limit=1, lease=30)
+        assert store.dedup_add("k", window=10)
+        assert store.inbox_ack(item.item_id, "w")
+        assert store.inbox_reclaim_expired() == 0
+
+
+@pg
+def test_postgres_retries_a_statement_on_a_stale_pooled_connection(pg_server: PgServer) -> None:
+    schema = pg_server.new_schema_name()
+    name = f"stale-{schema}"
+    with PostgresStore(
+        pg_server.dsn, schema=schema, min_size=2, max_size=2, application_name=name
+    ) as store:
+        store.insert_job(job(1))
+
+        def kill() -> int:
+            rows = pg_server.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE application_name = %s",
+                (name,),
+            )
+            return len(rows)
+
+        assert kill() == 2
+        time.sleep(0.1)
+        assert store.get_job(1) is not None  # stale connection dropped, retried on a new one
+        assert store.inbox_append("after-restart", "E", b"x")
+
+
+@pg
+def test_postgres_without_retries_a_stale_connection_is_a_store_error(
+    pg_server: PgServer,
+) -> None:
+    schema = pg_server.new_schema_name()
+    name = f"noretry-{schema}"
+    with PostgresStore(
+        pg_server.dsn, schema=schema, min_size=1, max_size=1, application_name=name, retries=0
+    ) as store:
+        store.get_job(1)
+        pg_server.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = %s",
+            (name,),
+        )
+        time.sleep(0.1)
+        with pytest.raises(StoreError, match="read a job"):
+            store.get_job(1)
+        assert store.get_job(1) is None  # the next call gets a fresh connection
+
+
+@pg
+def test_postgres_from_env(pg_server: PgServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("NORCE_STORE_DSN", raising=False)
+    with pytest.raises(ConfigurationError, match="NORCE_STORE_DSN"):
+        PostgresStore.from_env()
+    schema = pg_server.new_schema_name()
+    monkeypatch.setenv("NORCE_STORE_DSN", pg_server.dsn)
+    monkeypatch.setenv("NORCE_STORE_SCHEMA", schema)
+    with PostgresStore.from_env(max_size=2) as store:
+        assert store.schema == schema
+        assert store._pool.max_size == 2
+
+
+def test_postgres_without_psycopg_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "psycopg", None)
+    with pytest.raises(ConfigurationError, match=r"pip install 'norce-integration\[postgres\]'"):
+        PostgresStore("postgresql://localhost/db")
+
+
+def test_postgres_rejects_bad_arguments_before_connecting() -> None:
+    with pytest.raises(ConfigurationError, match="schema"):
+        PostgresStore("postgresql://localhost/db", schema='x"; DROP TABLE y; --')
+    with pytest.raises(ConfigurationError, match="max_size"):
+        PostgresStore("postgresql://localhost/db", min_size=5, max_size=2)
+
+
+@pg
+def test_postgres_leases_use_the_server_clock(pg_server: PgServer) -> None:
+    with (
+        PostgresStore(pg_server.dsn, schema=pg_server.new_schema_name()) as a,
+        PostgresStore(pg_server.dsn, schema=a.schema) as b,
+    ):
+        a.inbox_append("k", "E", b"x")
+        (item,) = a.inbox_claim("dead-worker", limit=5, lease=0.3)
+        assert b.inbox_claim("live-worker", limit=5, lease=30) == []
+        time.sleep(0.4)
+        (again,) = b.inbox_claim("live-worker", limit=5, lease=30)
+        assert (again.item_id, again.attempts) == (item.item_id, 2)
+        assert not a.inbox_ack(item.item_id, "dead-worker")
+        assert b.inbox_ack(item.item_id, "live-worker")
+        assert a.acquire_lock("products", 7, "host-a", ttl=0.3)
+        assert not b.acquire_lock("products", 7, "host-b", ttl=30)
+        time.sleep(0.4)
+        assert b.acquire_lock("products", 7, "host-b", ttl=30)
+
+
+@pg
+def test_postgres_batch_inbox_extensions(pg_server: PgServer) -> None:
+    clock = Clock()
+    with PostgresStore(pg_server.dsn, schema=pg_server.new_schema_name(), clock=clock) as store:
+        stored = store.inbox_append_many(
+            [
+                ("d1", "d1#a", "E", b"1"),
+                ("d1", "d1#b", "E", b"2"),  # same dedup key in the same batch
+                (None, "x#c", "E", b"3"),  # no window check
+                ("d2", "d1#a", "E", b"4"),  # inbox key taken
+                ("d3", "d3#d", "E", b"5"),
+            ],
+            window=60,
+        )
+        assert stored == [True, False, True, False, True]
+        assert store.inbox_append_many([], window=60) == []
+        assert store.inbox_append_many([("d1", "d1#e", "E", b"6")], window=0) == [True]
+        assert not store.dedup_add("d3", window=60)
+        assert store.dedup_expire(["d3", "d3", "unknown"]) == 1
+        assert store.dedup_add("d3", window=60)
+        assert store.dedup_expire([]) == 0
+        items = store.inbox_claim("w", limit=10, lease=30)
+        assert [i.payload for i in items] == [b"1", b"3", b"5", b"6"]
+        ids = [i.item_id for i in items]
+        assert store.inbox_ack_many([ids[0], ids[0]], "w") == 1
+        assert store.inbox_ack_many([ids[1]], "other") == 0
+        assert store.inbox_ack_many([], "w") == 0
+        assert store.inbox_release_many([(ids[1], "boom", 10.0), (ids[2], None, 0.0)], "w") == 2
+        assert store.inbox_release_many([], "w") == 0
+        released = store.inbox_get(ids[1])
+        assert released is not None
+        assert released.last_error == "boom"
+        assert [i.item_id for i in store.inbox_claim("w2", limit=10, lease=30)] == [ids[2]]
+        clock.advance(11)
+        assert [i.item_id for i in store.inbox_claim("w2", limit=10, lease=30)] == [ids[1]]
+
+
+@pg
+def test_postgres_inbox_write_keeps_dead_letters_in_the_same_transaction(
+    pg_server: PgServer,
+) -> None:
+    with PostgresStore(pg_server.dsn, schema=pg_server.new_schema_name()) as store:
+        stored, ids = store.inbox_write(
+            [("d1", "d1#a", "E", b"1"), ("d1", "d1#b", "E", b"2")],
+            window=60,
+            letters=[("webhook", "k", b"bad", "malformed"), ("webhook", None, b"x", "auth")],
+        )
+        assert stored == [True, False]
+        assert [d.letter_id for d in store.list_dead_letters()] == ids
+        assert store.inbox_write([], window=60) == ([], [])
+        assert store.inbox_write([], window=60, letters=[("w", None, b"", "e")])[0] == []
+        with pytest.raises(StoreError):
+            store.inbox_write(
+                [("d2", "d2#a", "E", b"3")], window=60, letters=[("w", "nul\x00", b"", "e")]
+            )
+        assert store.dedup_add("d2", window=60)  # rolled back with the failed letter
+        assert len(store.list_dead_letters()) == 3
+
+
+@pg
+def test_postgres_watermarks_compare_in_code_point_order(pg_server: PgServer) -> None:
+    # Under a linguistic collation "a" < "B"; in code point order (Python, SQLite) "B" < "a".
+    with PostgresStore(pg_server.dsn, schema=pg_server.new_schema_name()) as store:
+        assert store.compare_and_set_watermark("p", 1, "s", expected=None, new="a")
+        assert not store.compare_and_set_watermark("p", 1, "s", expected="a", new="B")
+        assert store.compare_and_set_watermark("p", 1, "s", expected="a", new="b")
