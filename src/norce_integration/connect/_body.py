@@ -55,6 +55,9 @@ def _to_wire(item: Any, item_type: type[Any] | None, index: int, kind: str) -> A
     cls = type(item)
     if cls is dict:
         return item
+    # Hot path: the item is exactly the import's model class (no ABC checks per item).
+    if cls is item_type:
+        return fast_unstructure_fn(cls)(item)
     if isinstance(item, Mapping):
         return dict(item)
     if attrs.has(cls) and issubclass(cls, WriteModel):
