@@ -54,6 +54,14 @@ def test_design_names_are_exported():
         "NorceSettings",
         "RetryPolicy",
         "NorceError",
+        "FullImport",
+        "DeltaImport",
+        "JobTracker",
+        "EventHandler",
+        "SourceAdapter",
+        "TargetAdapter",
+        "SqliteStore",
+        "PostgresStore",
     }
     assert required <= set(norce_integration.__all__)
 

@@ -14,6 +14,8 @@ PAIRS = [
     ("norce_integration.connect._resource", "ConnectResource", "AsyncConnectResource"),
     ("norce_integration.query._resource", "QueryResource", "AsyncQueryResource"),
     ("norce_integration.patterns.job_tracker", "JobTracker", "AsyncJobTracker"),
+    ("norce_integration.patterns.full_import", "FullImport", "AsyncFullImport"),
+    ("norce_integration.patterns.delta_import", "DeltaImport", "AsyncDeltaImport"),
 ]
 
 RENAMED = {"close": "aclose", "__enter__": "__aenter__", "__exit__": "__aexit__"}

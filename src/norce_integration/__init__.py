@@ -41,6 +41,15 @@ from ._exceptions import (
 from ._retry import RetryPolicy
 from ._settings import NorceSettings
 from ._types import UNSET
+from .patterns import (
+    DeltaImport,
+    EventHandler,
+    FullImport,
+    JobTracker,
+    SourceAdapter,
+    TargetAdapter,
+)
+from .stores import PostgresStore, SqliteStore
 
 
 __version__ = "0.1.0.dev0"
@@ -58,12 +67,16 @@ __all__ = [
     "BadRequestError",
     "ConfigurationError",
     "ConflictError",
+    "DeltaImport",
     "EventError",
+    "EventHandler",
     "EventParseError",
+    "FullImport",
     "HeaderRuleError",
     "ImportJobError",
     "ImportJobTimeoutError",
     "ImportRefusedError",
+    "JobTracker",
     "MethodNotAllowedError",
     "Norce",
     "NorceError",
@@ -71,12 +84,16 @@ __all__ = [
     "NotFoundError",
     "PayloadTooLargeError",
     "PermissionDeniedError",
+    "PostgresStore",
     "RateLimitError",
     "ResponseValidationError",
     "RetryPolicy",
     "ServerError",
     "ServiceUnavailableError",
+    "SourceAdapter",
+    "SqliteStore",
     "StoreError",
+    "TargetAdapter",
     "UnprocessableEntityError",
     "WebhookAuthError",
 ]
