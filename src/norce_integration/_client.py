@@ -56,6 +56,11 @@ class Norce:
 
         return ConnectResource(self._http)
 
+    @property
+    def query_cache(self) -> QueryCache | None:
+        """The Query read-through cache given at construction, if any."""
+        return self._query_cache
+
     @cached_property
     def query(self) -> QueryResource:
         """Query 2.0 (OData) reads, batched lookups and the cache."""
@@ -108,6 +113,11 @@ class AsyncNorce:
         from .connect import AsyncConnectResource  # noqa: PLC0415
 
         return AsyncConnectResource(self._http)
+
+    @property
+    def query_cache(self) -> QueryCache | None:
+        """The Query read-through cache given at construction, if any."""
+        return self._query_cache
 
     @cached_property
     def query(self) -> AsyncQueryResource:

@@ -267,7 +267,7 @@ def _cache_for(norce: Norce | AsyncNorce, cache: QueryCache | None) -> QueryCach
     """
     if cache is not None:
         return cache
-    own = getattr(norce, "_query_cache", None)
+    own = getattr(norce, "query_cache", None)
     return own if isinstance(own, QueryCache) else QueryCache()
 
 
