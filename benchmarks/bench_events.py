@@ -454,7 +454,9 @@ def main() -> None:
     parser.add_argument("--store", choices=("sqlite", "postgres"), default="sqlite")
     parser.add_argument(
         "--dsn",
-        default=os.environ.get("NORCE_BENCH_PG_DSN") or os.environ.get("NORCE_STORE_DSN"),
+        default=os.environ.get("NORCE_BENCH_PG_DSN")
+        or os.environ.get("NORCE_STORE_DSN")
+        or "postgresql://postgres@127.0.0.1:5432/test",
         help="PostgreSQL DSN for --store postgres (or NORCE_BENCH_PG_DSN / NORCE_STORE_DSN)",
     )
     parser.add_argument(
@@ -531,7 +533,13 @@ def main() -> None:
                 )
 
         def receiver_run(
-            label: str, rate: float | None, *, group_commit: bool, writer: str, worker: str
+            label: str,
+            rate: float | None,
+            *,
+            group_commit: bool,
+            writer: str,
+            worker: str,
+            store: str | None = None,
         ) -> dict[str, Any] | None:
             """A fresh store and server per run, so every run writes the same events.
 
@@ -539,9 +547,11 @@ def main() -> None:
             ``"concurrent"`` (runs during the load).
             """
             run_id[0] += 1
+            store_kind = store or args.store
             store_path = str(Path(tmp) / f"run-{run_id[0]}.sqlite")
-            schemas.append(pg_schema(store_path))
-            make_store(args.store, store_path, args.dsn).close()  # schema before the processes
+            if store_kind == "postgres":
+                schemas.append(pg_schema(store_path))
+            make_store(store_kind, store_path, args.dsn).close()  # schema before the processes
             port = free_port()
             results: Any = multiprocessing.Queue()
             ready = multiprocessing.Event()
@@ -551,7 +561,7 @@ def main() -> None:
                 process = multiprocessing.Process(
                     target=run_worker,
                     args=(
-                        args.store,
+                        store_kind,
                         store_path,
                         args.dsn,
                         skus,
@@ -562,7 +572,7 @@ def main() -> None:
                     ),
                     daemon=True,
                 )
-            receiver = (port, args.store, store_path, args.dsn, group_commit, writer)
+            receiver = (port, store_kind, store_path, args.dsn, group_commit, writer)
             with server(serve_receiver, *receiver):
                 requests = build_requests(port, work)
                 asyncio.run(drive(port, build_requests(port, warmup(300)), args.concurrency, None))
@@ -583,6 +593,16 @@ def main() -> None:
         for round_no in range(1, args.rounds + 1):
             print(f"round {round_no} of {args.rounds}", flush=True)
             baseline_run()
+            if args.store == "postgres":
+                # The SQLite figure beside PostgreSQL's, measured in the same round.
+                receiver_run(
+                    "sqlite reference burst",
+                    None,
+                    group_commit=True,
+                    writer=args.writer,
+                    worker="none",
+                    store="sqlite",
+                )
             for writer in writers:
                 tag = f"{writer} writer"
                 burst = receiver_run(
