@@ -219,6 +219,10 @@ class SqliteStore:
         clock: seconds since the epoch; leases, windows and TTLs are measured with it.
         busy_timeout: seconds a writer waits for another process's write lock.
         cache_mb: page cache per connection in MiB (used as needed, not reserved).
+        checkpoint_interval: seconds between WAL checkpoints run by a background thread
+            (``None``: SQLite's automatic checkpoints on the committing thread). A
+            checkpoint fsyncs the database file; on the committing thread it stalls every
+            write behind it (~100 ms), which is what a webhook receiver must not do.
 
     Every method raises :class:`~norce_integration.StoreError` when SQLite fails (a
     locked database past ``busy_timeout``, a full disk, a damaged file) or after
@@ -235,6 +239,7 @@ class SqliteStore:
         clock: Callable[[], float] = time.time,
         busy_timeout: float = 30.0,
         cache_mb: float = 64.0,
+        checkpoint_interval: float | None = 1.0,
     ) -> None:
         self.path = os.fspath(path)
         self._cache_mb = cache_mb
@@ -248,6 +253,8 @@ class SqliteStore:
         # because each thread has its own connection.
         self._guard: threading.RLock | None = threading.RLock() if self._memory else None
         self._closed = False
+        self._checkpoint_interval = None if self._memory else checkpoint_interval
+        self._checkpointer: _Checkpointer | None = None
         if not self._memory:
             try:
                 Path(self.path).parent.mkdir(parents=True, exist_ok=True)
@@ -272,6 +279,9 @@ class SqliteStore:
         with self._registry:
             self._closed = True
             connections, self._connections = self._connections, []
+            checkpointer, self._checkpointer = self._checkpointer, None
+        if checkpointer is not None:
+            checkpointer.stop()
         for conn in connections:
             with contextlib.suppress(sqlite3.Error):
                 conn.close()
@@ -316,6 +326,8 @@ class SqliteStore:
                 # FULL: a committed job id or acknowledged webhook must survive a power
                 # loss, not only a process crash; commits here are few and small.
                 conn.execute("PRAGMA synchronous = FULL")
+                if self._checkpoint_interval is not None:
+                    conn.execute("PRAGMA wal_autocheckpoint = 0")
             conn.execute("PRAGMA foreign_keys = ON")
             # Random-order fingerprint checks over a million keys miss SQLite's default
             # 2 MB page cache on most lookups (~180k checks/s); 64 MB keeps the B-tree
@@ -330,6 +342,10 @@ class SqliteStore:
                 msg = f"{self!r} is closed"
                 raise StoreError(msg)
             self._connections.append(conn)
+            if self._checkpoint_interval is not None and self._checkpointer is None:
+                self._checkpointer = _Checkpointer(
+                    self.path, self._checkpoint_interval, self._busy_timeout
+                )
         return conn
 
     def _lock(self) -> contextlib.AbstractContextManager[Any]:
@@ -1043,3 +1059,42 @@ class SqliteStore:
         if row is None:
             return None
         return InFlightLock(kind, account_id, row[0], _dt_req(row[1]), _dt_req(row[2]))
+
+
+class _Checkpointer:
+    """Runs ``wal_checkpoint(PASSIVE)`` on its own thread and connection.
+
+    PASSIVE never blocks writers or readers; it copies what it can and fsyncs the
+    database file off the committing threads. Holds no reference to the store, so a store
+    that is dropped without ``close()`` does not keep it alive (the thread is a daemon).
+    """
+
+    def __init__(self, path: str, interval: float, busy_timeout: float) -> None:
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(
+            target=self._run,
+            args=(path, interval, busy_timeout, self._stopped),
+            name="norce-sqlite-checkpoint",
+            daemon=True,
+        )
+        self._thread.start()
+
+    @staticmethod
+    def _run(path: str, interval: float, busy_timeout: float, stopped: threading.Event) -> None:
+        try:
+            conn = sqlite3.connect(path, timeout=busy_timeout, isolation_level=None)
+        except sqlite3.Error:
+            return
+        try:
+            while not stopped.wait(interval):
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        finally:
+            conn.close()
+
+    def stop(self) -> None:
+        self._stopped.set()
+        if threading.current_thread() is not self._thread:
+            self._thread.join(timeout=10)
