@@ -66,6 +66,7 @@ from ._protocol import (
     TrackedStatus,
     Watermark,
 )
+from ._rows import inbox_from_row, job_from_row
 
 
 if TYPE_CHECKING:
@@ -222,46 +223,11 @@ def _aware(value: dt.datetime | None) -> dt.datetime | None:
 
 
 def _job(row: Sequence[Any], history: tuple[JobObservation, ...] = ()) -> TrackedJob:
-    return TrackedJob(
-        job_id=row[0],
-        kind=row[1],
-        full=bool(row[2]),
-        account_id=row[3],
-        submitted_at=_utc(row[4]),
-        item_count=row[5],
-        payload_digest=row[6],
-        payload_size=row[7],
-        header=row[8],
-        status=TrackedStatus(row[9]),
-        status_id=row[10],
-        totals=row[11],
-        inserts=row[12],
-        updates=row[13],
-        fail=row[14],
-        started_at=_utc_opt(row[15]),
-        finished_at=_utc_opt(row[16]),
-        last_updated=_utc_opt(row[17]),
-        polls=row[18],
-        rerun_of=row[19],
-        superseded_by=row[20],
-        history=history,
-    )
+    return job_from_row(row, history, when=_utc, when_opt=_utc_opt)
 
 
 def _inbox(row: Sequence[Any]) -> InboxItem:
-    return InboxItem(
-        item_id=row[0],
-        dedup_key=row[1],
-        event_type=row[2],
-        payload=bytes(row[3]),
-        received_at=_utc(row[4]),
-        status=InboxStatus(row[5]),
-        attempts=row[6],
-        lease_owner=row[7],
-        lease_expires_at=_utc_opt(row[8]),
-        available_at=_utc_opt(row[9]),
-        last_error=row[10],
-    )
+    return inbox_from_row(row, when=_utc, when_opt=_utc_opt)
 
 
 def _letter(r: Sequence[Any]) -> DeadLetter:

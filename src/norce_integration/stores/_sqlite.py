@@ -42,6 +42,7 @@ from ._protocol import (
     TrackedStatus,
     Watermark,
 )
+from ._rows import inbox_from_row, job_from_row
 
 
 __all__ = ["MIGRATIONS", "SqliteStore"]
@@ -137,46 +138,11 @@ def _dt_req(value: float) -> dt.datetime:
 
 
 def _job(row: Sequence[Any], history: tuple[JobObservation, ...] = ()) -> TrackedJob:
-    return TrackedJob(
-        job_id=row[0],
-        kind=row[1],
-        full=bool(row[2]),
-        account_id=row[3],
-        submitted_at=_dt_req(row[4]),
-        item_count=row[5],
-        payload_digest=row[6],
-        payload_size=row[7],
-        header=row[8],
-        status=TrackedStatus(row[9]),
-        status_id=row[10],
-        totals=row[11],
-        inserts=row[12],
-        updates=row[13],
-        fail=row[14],
-        started_at=_dt(row[15]),
-        finished_at=_dt(row[16]),
-        last_updated=_dt(row[17]),
-        polls=row[18],
-        rerun_of=row[19],
-        superseded_by=row[20],
-        history=history,
-    )
+    return job_from_row(row, history, when=_dt_req, when_opt=_dt)
 
 
 def _inbox(row: Sequence[Any]) -> InboxItem:
-    return InboxItem(
-        item_id=row[0],
-        dedup_key=row[1],
-        event_type=row[2],
-        payload=bytes(row[3]),
-        received_at=_dt_req(row[4]),
-        status=InboxStatus(row[5]),
-        attempts=row[6],
-        lease_owner=row[7],
-        lease_expires_at=_dt(row[8]),
-        available_at=_dt(row[9]),
-        last_error=row[10],
-    )
+    return inbox_from_row(row, when=_dt_req, when_opt=_dt)
 
 
 def _insert_history(conn: sqlite3.Connection, obs: JobObservation) -> None:
