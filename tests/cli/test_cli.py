@@ -484,6 +484,14 @@ def test_unreachable_host_is_one_line(runner: CliRunner, tmp_path: Path) -> None
     assert_one_line_error(result, "APIConnectionError", exit_code=1)
 
 
+def test_jobs_watch_against_an_unreachable_host_is_one_line(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    config = write_config(tmp_path, None, base_url=f"http://127.0.0.1:{closed_port()}")
+    result = run(runner, "jobs", "watch", "4242", "--timeout", "600", "--config", config)
+    assert_one_line_error(result, "APIConnectionError", exit_code=1)
+
+
 def test_store_dsn_without_postgres_store_is_a_clear_error(
     runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

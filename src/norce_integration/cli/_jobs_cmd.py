@@ -203,6 +203,10 @@ def jobs_watch(rt: Runtime, job_ids: Sequence[int], timeout: float | None, as_js
     """
     tracker = rt.tracker()
     ids = list(job_ids) or [j.job_id for j in tracker.unresolved()]
+    if ids:
+        # The tracker treats a failed poll as "slow, keep waiting"; an unreachable host or
+        # rejected credentials must end at once in one line instead (raises APIError).
+        rt.norce().connect.ping()
     results: list[JobResult] = []
     out = console()
     for job_id in ids:
