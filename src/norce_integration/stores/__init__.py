@@ -6,6 +6,8 @@ only when a store is created).
 
 from __future__ import annotations
 
+from ._async_postgres import AsyncPostgresStore
+from ._async_protocol import AsyncStore
 from ._postgres import PostgresStore
 from ._protocol import (
     FINAL_STATUSES,
@@ -28,6 +30,8 @@ from ._sqlite import SqliteStore
 
 __all__ = [
     "FINAL_STATUSES",
+    "AsyncPostgresStore",
+    "AsyncStore",
     "DeadLetter",
     "FullImportRecord",
     "InFlightLock",
