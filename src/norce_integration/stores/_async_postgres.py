@@ -50,6 +50,7 @@ from ._postgres import (
     _Transient,
     _utc,
     _utc_opt,
+    list_jobs_sql,
 )
 from ._protocol import (
     FINAL_STATUSES,
@@ -722,33 +723,17 @@ class AsyncPostgresStore:
         limit: int | None = None,
     ) -> list[TrackedJob]:
         """See :meth:`Store.list_jobs`."""
-        where: list[str] = []
-        params: list[Any] = []
-        if kind is not None:
-            where.append("kind = %s")
-            params.append(kind)
-        if account_id is not None:
-            where.append("account_id = %s")
-            params.append(account_id)
-        if statuses is not None:
-            values = [TrackedStatus(s).value for s in statuses]
-            if not values:
-                return []
-            where.append("status = ANY(%s)")
-            params.append(values)
-        if submitted_before is not None:
-            where.append("submitted_at < %s")
-            params.append(_aware(submitted_before))
-        if submitted_after is not None:
-            where.append("submitted_at > %s")
-            params.append(_aware(submitted_after))
-        sql = f"SELECT {_JOB_COLUMNS} FROM {{s}}.jobs"  # noqa: S608 - fixed columns
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY submitted_at DESC, job_id DESC"
-        if limit is not None:
-            sql += " LIMIT %s"
-            params.append(int(limit))
+        query = list_jobs_sql(
+            kind=kind,
+            account_id=account_id,
+            statuses=statuses,
+            submitted_before=submitted_before,
+            submitted_after=submitted_after,
+            limit=limit,
+        )
+        if query is None:
+            return []
+        sql, params = query
         return [_job(row) for row in await self._all("list jobs", sql, params)]
 
     async def unresolved_jobs(

@@ -251,6 +251,47 @@ class _Transient(Exception):
         self.cause = cause
 
 
+def list_jobs_sql(
+    *,
+    kind: str | None,
+    account_id: int | None,
+    statuses: Iterable[TrackedStatus] | None,
+    submitted_before: dt.datetime | None,
+    submitted_after: dt.datetime | None,
+    limit: int | None,
+) -> tuple[str, list[Any]] | None:
+    """The ``list_jobs`` statement and its parameters (pure; shared by both PostgreSQL
+    stores). ``None`` when ``statuses`` is empty: nothing can match."""
+    where: list[str] = []
+    params: list[Any] = []
+    if kind is not None:
+        where.append("kind = %s")
+        params.append(kind)
+    if account_id is not None:
+        where.append("account_id = %s")
+        params.append(account_id)
+    if statuses is not None:
+        values = [TrackedStatus(s).value for s in statuses]
+        if not values:
+            return None
+        where.append("status = ANY(%s)")
+        params.append(values)
+    if submitted_before is not None:
+        where.append("submitted_at < %s")
+        params.append(_aware(submitted_before))
+    if submitted_after is not None:
+        where.append("submitted_at > %s")
+        params.append(_aware(submitted_after))
+    sql = f"SELECT {_JOB_COLUMNS} FROM {{s}}.jobs"  # noqa: S608 - fixed columns
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    sql += " ORDER BY submitted_at DESC, job_id DESC"
+    if limit is not None:
+        sql += " LIMIT %s"
+        params.append(int(limit))
+    return sql, params
+
+
 class PostgresStore:
     """The :class:`~norce_integration.stores.Store` on PostgreSQL, shared by many processes.
 
@@ -894,33 +935,17 @@ class PostgresStore:
         limit: int | None = None,
     ) -> list[TrackedJob]:
         """See :meth:`Store.list_jobs`."""
-        where: list[str] = []
-        params: list[Any] = []
-        if kind is not None:
-            where.append("kind = %s")
-            params.append(kind)
-        if account_id is not None:
-            where.append("account_id = %s")
-            params.append(account_id)
-        if statuses is not None:
-            values = [TrackedStatus(s).value for s in statuses]
-            if not values:
-                return []
-            where.append("status = ANY(%s)")
-            params.append(values)
-        if submitted_before is not None:
-            where.append("submitted_at < %s")
-            params.append(_aware(submitted_before))
-        if submitted_after is not None:
-            where.append("submitted_at > %s")
-            params.append(_aware(submitted_after))
-        sql = f"SELECT {_JOB_COLUMNS} FROM {{s}}.jobs"  # noqa: S608 - fixed columns
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY submitted_at DESC, job_id DESC"
-        if limit is not None:
-            sql += " LIMIT %s"
-            params.append(int(limit))
+        query = list_jobs_sql(
+            kind=kind,
+            account_id=account_id,
+            statuses=statuses,
+            submitted_before=submitted_before,
+            submitted_after=submitted_after,
+            limit=limit,
+        )
+        if query is None:
+            return []
+        sql, params = query
         return [_job(row) for row in self._all("list jobs", sql, params)]
 
     def unresolved_jobs(
