@@ -10,6 +10,9 @@ from hypothesis import HealthCheck, settings
 from norce_integration import NorceSettings, RetryPolicy
 
 
+pytest_plugins = ["tests.loop_guard"]
+
+
 settings.register_profile(
     "ci", max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
@@ -66,5 +69,8 @@ def norce_settings(sleeper: SleepRecorder) -> NorceSettings:
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
+def anyio_backend() -> tuple[str, dict[str, object]]:
+    # Debug mode and the loop guard's checks (tests/loop_guard.py) for every async test.
+    from .loop_guard import loop_factory
+
+    return "asyncio", {"loop_factory": loop_factory}

@@ -701,3 +701,27 @@ def test_dead_letters_list_and_replay(
     assert f"kept {bad}" in kept.output
     with SqliteStore(tmp_path / "state.sqlite") as store:
         assert [d.letter_id for d in store.list_dead_letters()] == [bad]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["jobs", "list"],
+        ["jobs", "show", "1"],
+        ["jobs", "watch", "1"],
+        ["jobs", "rerun", "1"],
+        ["state", "show"],
+        ["state", "reset-watermark", "--yes"],
+        ["events", "dead-letters", "list"],
+        ["events", "dead-letters", "replay", "--all"],
+    ],
+    ids=lambda args: " ".join(args[:3]),
+)
+def test_commands_that_only_read_state_refuse_a_missing_store(
+    runner: CliRunner, tmp_path: Path, args: list[str]
+) -> None:
+    typo = tmp_path / "typo" / "state.sqlite"
+    config = write_config(tmp_path, None)
+    result = runner.invoke(main, [*args, "--config", str(config), "--store", str(typo)])
+    assert_one_line_error(result, "no such store", str(typo), exit_code=1)
+    assert not typo.parent.exists(), "nothing is created"

@@ -203,18 +203,20 @@ class Runtime:
             self._closers.append(self._norce.close)
         return self._norce
 
-    def store(self) -> Store:
-        """The state store."""
+    def store(self, *, must_exist: bool = False) -> Store:
+        """The state store (``must_exist``: for commands that only read state)."""
         if self._store is None:
-            self._store = open_store(self.config(), path=self.store_path, dsn=self.store_dsn)
+            self._store = open_store(
+                self.config(), path=self.store_path, dsn=self.store_dsn, must_exist=must_exist
+            )
             self._closers.append(self._store.close)
         return self._store
 
-    def tracker(self) -> JobTracker:
+    def tracker(self, *, must_exist: bool = False) -> JobTracker:
         """A job tracker on the store, configured by ``[tracking]``."""
         return JobTracker(
             self.norce(),
-            self.store(),
+            self.store(must_exist=must_exist),
             spool=payload_spool(self.config()),
             **tracker_options(self.config()),
         )

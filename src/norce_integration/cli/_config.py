@@ -20,7 +20,7 @@ from typing import Any
 import attrs
 
 from .._convert import structure, wire_names
-from .._exceptions import ConfigurationError, NorceError
+from .._exceptions import ConfigurationError, NorceError, StoreError
 from .._retry import RetryPolicy
 from .._settings import NorceSettings
 from ..connect.models import IMPORT_SPECS, ImportKind
@@ -263,12 +263,22 @@ def open_store(
     path: str | None = None,
     dsn: str | None = None,
     environ: Mapping[str, str] | None = None,
+    must_exist: bool = False,
 ) -> Store:
     """The state store: PostgreSQL when a DSN is given, else an SQLite file.
 
+    Args:
+        config: the configuration file.
+        path: an SQLite file (``--store``).
+        dsn: a PostgreSQL DSN (``--store-dsn``).
+        environ: the environment (``NORCE_STORE_DSN``); defaults to ``os.environ``.
+        must_exist: for commands that only read state: an SQLite file that does not exist
+            is an error instead of a new, empty store (an operator who mistypes a path
+            must read "no such store", not "no jobs").
+
     Raises:
         ConfigurationError: both a path and a DSN, or ``PostgresStore`` is unavailable.
-        StoreError: the store cannot be opened.
+        StoreError: the store cannot be opened, or ``must_exist`` and there is none.
     """
     env = os.environ if environ is None else environ
     dsn = dsn or env.get(STORE_DSN_VAR) or config.store.get("dsn")
@@ -292,7 +302,14 @@ def open_store(
             msg = f"PostgresStore needs 'norce-integration[postgres]': {exc}"
             raise ConfigurationError(msg, setting="--store-dsn") from None
         return store
-    return SqliteStore(path or str(config.store.get("path") or DEFAULT_STORE))
+    file = path or str(config.store.get("path") or DEFAULT_STORE)
+    if must_exist and not os.path.exists(file):
+        msg = (
+            f"no such store: {file} (this command only reads state and never creates a "
+            "store; check --store, [store] path or --store-dsn)"
+        )
+        raise StoreError(msg)
+    return SqliteStore(file)
 
 
 # ---------------------------------------------------------------------------- adapters

@@ -74,7 +74,9 @@ def _auth(config: Config) -> WebhookAuth | None:
         raise ConfigurationError(str(exc), setting="[events] auth_header") from None
 
 
-def build_handler(rt: Runtime, *, require_targets: bool = True) -> EventHandler:
+def build_handler(
+    rt: Runtime, *, require_targets: bool = True, must_exist: bool = False
+) -> EventHandler:
     """The event handler of ``[events]``: targets, auth and worker options.
 
     Raises:
@@ -92,9 +94,9 @@ def build_handler(rt: Runtime, *, require_targets: bool = True) -> EventHandler:
     options = {k: config.events[k] for k in _HANDLER_OPTIONS if k in config.events}
     handler = EventHandler(
         rt.norce(),
-        rt.store(),
+        rt.store(must_exist=must_exist),
         targets=targets,
-        tracker=rt.tracker(),
+        tracker=rt.tracker(must_exist=must_exist),
         auth=_auth(config),
         **options,
     )
@@ -209,7 +211,7 @@ def _when(value: dt.datetime) -> str:
 @runtime_options
 def dead_letters_list(rt: Runtime, source: str | None, limit: int, as_json: bool) -> None:
     """Dead letters, oldest first (reads only the store)."""
-    letters = rt.store().list_dead_letters(source=source, limit=limit)
+    letters = rt.store(must_exist=True).list_dead_letters(source=source, limit=limit)
     if as_json:
         print_json(letters)
         return
@@ -248,7 +250,7 @@ def dead_letters_replay(
     """
     if bool(letter_ids) == replay_all:
         raise click.UsageError("give dead-letter ids or --all (not both)")
-    handler = build_handler(rt, require_targets=False)
+    handler = build_handler(rt, require_targets=False, must_exist=True)
     report = handler.replay("all" if replay_all else list(letter_ids))
     if as_json:
         print_json(report)

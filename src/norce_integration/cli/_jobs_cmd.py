@@ -56,7 +56,7 @@ def jobs_list(  # noqa: PLR0917 - click passes options by keyword
     as_json: bool,
 ) -> None:
     """Tracked jobs, newest first (reads only the store)."""
-    store = rt.store()
+    store = rt.store(must_exist=True)
     if unresolved:
         found = [
             j for j in store.unresolved_jobs(kind=kind) if not statuses or j.status in statuses
@@ -109,7 +109,7 @@ def jobs_list(  # noqa: PLR0917 - click passes options by keyword
 @runtime_options
 def jobs_show(rt: Runtime, job_id: int, fetch_log: bool, as_json: bool) -> None:
     """One job: its status history, counts, payload and (with --log) Norce's job log."""
-    store = rt.store()
+    store = rt.store(must_exist=True)
     job = store.get_job(job_id)
     if job is None:
         raise ImportJobError("is not tracked in this store (see `jobs list`)", job_id=job_id)
@@ -201,7 +201,7 @@ def jobs_watch(rt: Runtime, job_ids: Sequence[int], timeout: float | None, as_js
     Polls Job/Get politely (or sees a JobCompletedEvent recorded by `events serve`).
     Exits 1 if a job failed, 3 if the wait ended first (the job may still run).
     """
-    tracker = rt.tracker()
+    tracker = rt.tracker(must_exist=True)
     ids = list(job_ids) or [j.job_id for j in tracker.unresolved()]
     if ids:
         # The tracker treats a failed poll as "slow, keep waiting"; an unreachable host or
@@ -239,7 +239,7 @@ def jobs_rerun(rt: Runtime, job_id: int, force: bool, wait: bool, as_json: bool)
 
     A full import is re-run only with --force: it deactivates whatever its payload lacks.
     """
-    tracker = rt.tracker()
+    tracker = rt.tracker(must_exist=True)
     new = tracker.rerun(job_id, force=force)
     result = tracker.wait(new.job_id, raise_on_failure=False) if wait else None
     if as_json:

@@ -71,7 +71,7 @@ def state_show(rt: Runtime, as_json: bool) -> None:
 
     Also the store's unresolved jobs and dead letters. Reads the store only.
     """
-    config, store = rt.config(), rt.store()
+    config, store = rt.config(), rt.store(must_exist=True)
     sources = [_source_state(store, _spec(config, s)) for s in config.sources.values()]
     unresolved = store.unresolved_jobs()
     letters = store.list_dead_letters()
@@ -152,7 +152,7 @@ def state_reset_watermark(rt: Runtime, source_name: str | None, to: str | None, 
     Re-sending is safe: Norce imports are upserts, and records older than what was
     sent are still skipped.
     """
-    config, store = rt.config(), rt.store()
+    config, store = rt.config(), rt.store(must_exist=True)
     source = config.source(source_name)
     if source is None:
         msg = "no source configured: pass --config with a [source] table"
