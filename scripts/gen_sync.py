@@ -123,7 +123,8 @@ def _blocks(text: str) -> str:
                 body = body[2:]
             elif body.rstrip("\n") == "#":
                 body = body[1:]
-            line = indent + body
+            out.append(indent + body)
+            continue
         out.append(line)
     if mode is not None:
         raise SystemExit("unterminated unasync block")
