@@ -33,7 +33,7 @@ from pathlib import Path
 import orjson
 
 from norce_integration._convert import fast_unstructure_fn
-from norce_integration.connect._body import _default
+from norce_integration.connect import json_default
 from norce_integration.connect.models import (
     SkuPriceList,
     SkuPriceListField,
@@ -87,7 +87,7 @@ def hash_only(n: int) -> float:
     unstructure = fast_unstructure_fn(SkuPriceList)
     start = time.perf_counter()
     for item in items(n, changed=False):
-        data = orjson.dumps(unstructure(item), default=_default, option=orjson.OPT_SORT_KEYS)
+        data = orjson.dumps(unstructure(item), default=json_default, option=orjson.OPT_SORT_KEYS)
         blake2b(data, digest_size=16).hexdigest()
     return time.perf_counter() - start
 

@@ -27,7 +27,7 @@ import httpx
 
 from norce_integration import Norce, RetryPolicy
 from norce_integration.event import JobCompletedEvent, parse_event
-from norce_integration.patterns import JobAlert, JobResult, JobTracker, submit_payload
+from norce_integration.patterns import JobAlert, JobResult, JobTracker
 from norce_integration.stores import SqliteStore
 from norce_integration.testing import JobTimings, ManualClock, NorceEmulator
 
@@ -78,8 +78,8 @@ class Setup:
         return self.clock.now().timestamp()
 
     def submit(self) -> int:
-        submitted = submit_payload(
-            self.norce, "sku_price_lists", json.dumps(HEADER), [PRICE], item_count=1
+        submitted = self.norce.connect.submit_body(
+            "sku_price_lists", [PRICE], json.dumps(HEADER), item_count=1
         )
         assert submitted.response.job_id is not None
         return submitted.response.job_id

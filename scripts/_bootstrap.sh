@@ -10,7 +10,7 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 if [ ! -f "$STAMP" ]; then
   "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade "pip>=25.1"
-  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e ".[postgres]" --group dev
+  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e ".[postgres,ops,otel]" --group dev
   rm -f "$VENV"/.installed-*
   touch "$STAMP"
 fi

@@ -59,6 +59,7 @@ REPLACEMENTS: dict[str, str] = {
     "aiter_bytes": "iter_bytes",
     "aiter_raw": "iter_raw",
     "aiter_lines": "iter_lines",
+    "aload_many": "load_many",
 }
 
 _ASYNC_CLASS = re.compile(r"^Async([A-Z]\w*)$")

@@ -16,6 +16,7 @@ from typing import Literal
 
 import attrs
 
+from ._concurrency import async_sleep as _async_sleep
 from ._exceptions import (
     APIConnectionError,
     APITimeoutError,
@@ -80,6 +81,12 @@ def should_retry(exc: BaseException, kind: RequestKind, *, body_sent: bool = Fal
     return False
 
 
+def _async_sleep_or_default(
+    value: Callable[[float], Awaitable[None]] | None,
+) -> Callable[[float], Awaitable[None]]:
+    return _async_sleep if value is None else value
+
+
 @attrs.frozen(kw_only=True)
 class RetryPolicy:
     """How calls are retried.
@@ -92,7 +99,7 @@ class RetryPolicy:
         jitter: up to this many random seconds are added to each backoff.
         retry_after_cap: a server's ``Retry-After`` is honoured up to this many seconds.
         sleep: injectable sleep (tests pass a recorder so they never wait).
-        async_sleep: injectable async sleep.
+        async_sleep: injectable async sleep (``None``: ``asyncio.sleep``).
         clock: monotonic clock used for the deadline.
     """
 
@@ -103,7 +110,9 @@ class RetryPolicy:
     jitter: float = 0.5
     retry_after_cap: float = 60.0
     sleep: Callable[[float], None] = attrs.field(default=time.sleep, repr=False)
-    async_sleep: Callable[[float], Awaitable[None]] | None = attrs.field(default=None, repr=False)
+    async_sleep: Callable[[float], Awaitable[None]] = attrs.field(
+        default=None, converter=_async_sleep_or_default, repr=False
+    )
     clock: Callable[[], float] = attrs.field(default=time.monotonic, repr=False)
     rng: random.Random = attrs.field(factory=random.Random, repr=False, eq=False)
 

@@ -384,6 +384,8 @@ def test_import_plan_sends_nothing(
     assert plan["item_count"] == 20
     assert plan["refusals"] == []
     assert served.emulator.jobs == []
+    # A dry run on a first run reads an empty store and creates none on disk.
+    assert not (tmp_path / "state.sqlite").exists()
     with SqliteStore(tmp_path / "state.sqlite") as store:
         assert store.list_jobs() == []
         assert store.get_watermark("sku_price_lists", 1, "prices") is None
@@ -488,6 +490,7 @@ def test_jobs_watch_against_an_unreachable_host_is_one_line(
     runner: CliRunner, tmp_path: Path
 ) -> None:
     config = write_config(tmp_path, None, base_url=f"http://127.0.0.1:{closed_port()}")
+    SqliteStore(tmp_path / "state.sqlite").close()  # an existing (empty) store
     result = run(runner, "jobs", "watch", "4242", "--timeout", "600", "--config", config)
     assert_one_line_error(result, "APIConnectionError", exit_code=1)
 
@@ -553,6 +556,7 @@ def test_jobs_watch_with_rejected_credentials_is_one_line(
     runner: CliRunner, tmp_path: Path, served: EmulatorServer
 ) -> None:
     config = write_config(tmp_path, served, secret="wrong-secret")
+    SqliteStore(tmp_path / "state.sqlite").close()  # an existing (empty) store
     result = run(runner, "jobs", "watch", "4242", "--config", config)
     assert_one_line_error(result, "AuthenticationError", exit_code=1)
 
@@ -567,6 +571,7 @@ def test_dead_letters_list_with_a_broken_store_is_one_line(
 
 
 def test_jobs_show_unknown_job_is_one_line(runner: CliRunner, tmp_path: Path) -> None:
+    SqliteStore(tmp_path / "s.sqlite").close()  # an existing (empty) store
     result = run(runner, "jobs", "show", "4242", "--store", tmp_path / "s.sqlite")
     assert_one_line_error(result, "ImportJobError", "4242", exit_code=1)
 
@@ -614,6 +619,7 @@ def test_state_show_and_reset_watermark(
 
 
 def test_state_reset_watermark_needs_a_source(runner: CliRunner, tmp_path: Path) -> None:
+    SqliteStore(tmp_path / "s.sqlite").close()  # an existing (empty) store
     result = run(runner, "state", "reset-watermark", "--store", tmp_path / "s.sqlite", "--yes")
     assert_one_line_error(result, "no source configured", exit_code=2)
 

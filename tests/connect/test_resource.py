@@ -431,7 +431,7 @@ WRITE_MODELS = [
 def test_fast_unstructure_matches_the_converter(cls, data):
     import orjson
 
-    from norce_integration.connect._body import _default
+    from norce_integration.connect._body import json_default
 
     obj = data.draw(model_strategy(cls))
     fast = fast_unstructure_fn(cls)(obj)
@@ -439,6 +439,181 @@ def test_fast_unstructure_matches_the_converter(cls, data):
 
     # Same JSON (key order aside: JSON objects are unordered), numbers compared exactly.
     def parse(data):
-        return json.loads(orjson.dumps(data, default=_default), parse_float=Decimal)
+        return json.loads(orjson.dumps(data, default=json_default), parse_float=Decimal)
 
     assert parse(fast) == parse(slow)
+
+
+# --- pre-encoded submissions (the patterns' spool re-runs) --------------------------------
+
+ONHAND_HEADER = m.SkuOnhandHeader(
+    account_id=7, full_file=False, sku_onhand_fields_that_are_set=[m.SkuOnhandField.OnhandValue]
+)
+ONHAND_HEADER_JSON = '{"AccountId":7,"FullFile":false,"SkuOnhandFieldsThatAreSet":[3]}'
+BAD_PRODUCT_HEADER = m.ProductHeader(  # Skus set without Variants
+    account_id=7,
+    full_file=False,
+    product_fields_that_are_set=[m.ProductField.Code],
+    variant_fields_that_are_set=[m.VariantField.Skus],
+)
+ENCODED = [b'{"PartNo":"A","OnhandValue":1}', b'{"PartNo":"B","OnhandValue":2.50}']
+
+
+def test_header_value_is_the_exact_header_text():
+    from norce_integration.connect import header_value
+
+    assert header_value(ONHAND_HEADER, "onhands") == ONHAND_HEADER_JSON
+    named = m.PriceListHeader(account_id=7, price_list_fields_that_are_set=[m.PriceListField.Name])
+    assert header_value(named, m.ImportKind.price_lists).isascii()
+    with pytest.raises(HeaderRuleError):
+        header_value(BAD_PRODUCT_HEADER, "products")
+
+
+@pytest.mark.parametrize("header", [ONHAND_HEADER, ONHAND_HEADER_JSON], ids=["model", "text"])
+def test_submit_encoded_frames_the_items_exactly(mock, norce_settings, header):
+    import hashlib
+
+    route = mock.post(CONNECT + "Product/ImportOnhands").mock(
+        return_value=httpx.Response(200, json=JOB_RESPONSE)
+    )
+    chunks: list[bytes] = []
+    with Norce(norce_settings) as norce:
+        sent = norce.connect.submit_encoded("onhands", iter(ENCODED), header, tee=chunks.append)
+    request = route.calls.last.request
+    body = b'[{"PartNo":"A","OnhandValue":1},{"PartNo":"B","OnhandValue":2.50}]'
+    assert request.read() == body
+    assert request.headers["x-stormconnect-header"] == ONHAND_HEADER_JSON
+    assert request.headers["content-type"] == "application/json"
+    assert request.headers["authorization"] == "Bearer tok-9"
+    assert b"".join(chunks) == body
+    assert (sent.kind, sent.job_id, sent.item_count) == (m.ImportKind.onhands, 4711, 2)
+    assert (sent.size, sent.digest) == (len(body), hashlib.sha256(body).hexdigest())
+    assert sent.header == ONHAND_HEADER_JSON
+
+
+def test_submit_encoded_streams_large_bodies_in_chunks(mock, norce_settings):
+    route = mock.post(CONNECT + "Product/ImportOnhands").mock(
+        return_value=httpx.Response(200, json=JOB_RESPONSE)
+    )
+    items = (b'{"PartNo":"P%d"}' % i for i in range(20000))
+    chunks: list[bytes] = []
+    with Norce(norce_settings) as norce:
+        sent = norce.connect.submit_encoded("onhands", items, ONHAND_HEADER, tee=chunks.append)
+    body = route.calls.last.request.read()
+    assert len(chunks) > 1
+    assert sent.item_count == 20000
+    assert json.loads(body)[19999] == {"PartNo": "P19999"}
+    assert sent.size == len(body)
+
+
+def test_submit_encoded_empty_is_an_empty_array(mock, norce_settings):
+    route = mock.post(CONNECT + "Product/ImportOnhands").mock(
+        return_value=httpx.Response(200, json=JOB_RESPONSE)
+    )
+    with Norce(norce_settings) as norce:
+        sent = norce.connect.submit_encoded("onhands", [], ONHAND_HEADER)
+    assert route.calls.last.request.read() == b"[]"
+    assert sent.item_count == 0
+
+
+def test_submit_body_sends_the_bytes_unchanged(mock, norce_settings):
+    import hashlib
+
+    route = mock.post(CONNECT + "Customer/ImportCustomers").mock(
+        return_value=httpx.Response(200, json=JOB_RESPONSE)
+    )
+    parts = [b'[{"Code":"C1"}', b",", b'{"Code":"C2"}]']
+    with Norce(norce_settings) as norce:
+        sent = norce.connect.submit_body("customers", iter(parts), '{"AccountId":7}', item_count=2)
+    request = route.calls.last.request
+    assert request.read() == b"".join(parts)
+    assert request.headers["x-stormconnect-header"] == '{"AccountId":7}'
+    assert sent.item_count == 2
+    assert sent.digest == hashlib.sha256(b"".join(parts)).hexdigest()
+    assert sent.size == len(b"".join(parts))
+    assert sent.payload_digest == sent.digest
+    assert sent.payload_size == sent.size
+
+
+@pytest.mark.anyio
+async def test_async_submit_encoded_and_body_match_the_sync_bytes(mock, norce_settings):
+    route = mock.post(CONNECT + "Product/ImportOnhands").mock(
+        return_value=httpx.Response(200, json=JOB_RESPONSE)
+    )
+    chunks: list[bytes] = []
+    async with AsyncNorce(norce_settings) as norce:
+        encoded = await norce.connect.submit_encoded(
+            m.ImportKind.onhands, iter(ENCODED), ONHAND_HEADER, tee=chunks.append
+        )
+        first = route.calls.last.request.read()
+        again = await norce.connect.submit_body(
+            "onhands", iter(chunks), encoded.header, item_count=encoded.item_count
+        )
+    assert first == b'[{"PartNo":"A","OnhandValue":1},{"PartNo":"B","OnhandValue":2.50}]'
+    assert route.calls.last.request.read() == first
+    assert route.calls.last.request.headers["x-stormconnect-header"] == ONHAND_HEADER_JSON
+    assert (again.digest, again.size, again.item_count) == (
+        encoded.digest,
+        encoded.size,
+        2,
+    )
+    assert again.job_id == 4711
+
+
+def test_submit_encoded_checks_the_header_model_before_sending(mock, norce_settings):
+    route = mock.post(CONNECT + "Product/ImportProducts")
+    with Norce(norce_settings) as norce, pytest.raises(HeaderRuleError):
+        norce.connect.submit_encoded("products", [b"{}"], BAD_PRODUCT_HEADER)
+    assert route.call_count == 0
+
+
+@pytest.mark.parametrize("method", ["submit_encoded", "submit_body"])
+@pytest.mark.parametrize("failure", ["read-error", "502"])
+def test_failure_after_the_body_is_sent_is_ambiguous(mock, norce_settings, method, failure):
+    from norce_integration import AmbiguousImportError
+
+    if failure == "502":
+        route = mock.post(CONNECT + "Product/ImportOnhands").mock(return_value=httpx.Response(502))
+    else:
+        route = mock.post(CONNECT + "Product/ImportOnhands").mock(
+            side_effect=httpx.ReadError("reset")
+        )
+    with Norce(norce_settings) as norce, pytest.raises(AmbiguousImportError):
+        getattr(norce.connect, method)("onhands", iter([b"[]"]), ONHAND_HEADER_JSON)
+    assert route.call_count == 1  # never retried: a second job must not appear
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("method", ["submit_encoded", "submit_body"])
+async def test_async_failure_after_the_body_is_sent_is_ambiguous(mock, norce_settings, method):
+    from norce_integration import AmbiguousImportError
+
+    route = mock.post(CONNECT + "Product/ImportOnhands").mock(side_effect=httpx.ReadError("reset"))
+    async with AsyncNorce(norce_settings) as norce:
+        with pytest.raises(AmbiguousImportError):
+            await getattr(norce.connect, method)("onhands", iter([b"[]"]), ONHAND_HEADER_JSON)
+    assert route.call_count == 1
+
+
+@pytest.mark.parametrize("method", ["submit_encoded", "submit_body"])
+def test_429_before_the_job_is_retried_with_the_same_bytes(mock, norce_settings, method):
+    route = mock.post(CONNECT + "Product/ImportOnhands").mock(
+        side_effect=[
+            httpx.Response(429, headers={"Retry-After": "1"}),
+            httpx.Response(200, json=JOB_RESPONSE),
+        ]
+    )
+    body = (chunk for chunk in ENCODED)  # one-shot: the retry replays the spooled bytes
+    with Norce(norce_settings) as norce:
+        sent = getattr(norce.connect, method)("onhands", body, ONHAND_HEADER_JSON)
+    first, second = (call.request.read() for call in route.calls)
+    assert first == second
+    assert sent.size == len(first)
+
+
+def test_malformed_job_response_is_a_validation_error(mock, norce_settings):
+    mock.post(CONNECT + "Product/ImportOnhands").mock(
+        return_value=httpx.Response(200, json={"StatusCode": "0", "Description": "no job"})
+    )
+    with Norce(norce_settings) as norce, pytest.raises(ResponseValidationError):
+        norce.connect.submit_body("onhands", [b"[]"], ONHAND_HEADER_JSON)

@@ -44,7 +44,7 @@ from norce_integration.patterns import (
     SourceAdapter,
     SourceSpec,
 )
-from norce_integration.stores import SqliteStore
+from norce_integration.stores import AsyncSqliteStore, SqliteStore
 from norce_integration.testing import ManualClock, NorceEmulator
 
 
@@ -183,7 +183,7 @@ def make_env(tmp_path: Path, *, spool: bool = False) -> Env:
 class AsyncEnv:
     emulator: NorceEmulator
     norce: AsyncNorce
-    store: SqliteStore
+    store: AsyncSqliteStore
     tracker: AsyncJobTracker
     work_dir: Path
 
@@ -192,7 +192,7 @@ class AsyncEnv:
 
     async def aclose(self) -> None:
         await self.norce.aclose()
-        self.store.close()
+        await self.store.aclose()
         self.emulator.close()
 
 
@@ -206,7 +206,7 @@ def make_async_env(tmp_path: Path) -> AsyncEnv:
         emulator.advance(seconds)
 
     norce = AsyncNorce(emulator.settings(), transport=emulator.transport())
-    store = SqliteStore(tmp_path / "state.sqlite", clock=clock)
+    store = AsyncSqliteStore(tmp_path / "state.sqlite", clock=clock)
     tracker = AsyncJobTracker(
         norce,
         store,

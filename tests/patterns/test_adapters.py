@@ -344,7 +344,8 @@ def test_structural_key_and_version_overrides_are_used(tmp_path: Any) -> None:
             return int(record["rowversion"])
 
     try:
-        from norce_integration.patterns._engine import Engine, Extraction
+        from norce_integration.patterns.imports._core import Extraction
+        from norce_integration.patterns.imports._sync_engine import Engine
 
         spec = SourceSpec(
             name="wms",
@@ -354,7 +355,8 @@ def test_structural_key_and_version_overrides_are_used(tmp_path: Any) -> None:
         )
         engine = Engine(
             spec,
-            env.store,
+            env.norce,
+            env.tracker,
             clock=env.now,
             work_dir=env.work_dir,
             compress_spool=False,
@@ -362,14 +364,13 @@ def test_structural_key_and_version_overrides_are_used(tmp_path: Any) -> None:
             progress_every=10,
             lock_ttl=60,
             record_versions=True,
+            track_timeout=None,
         )
         adapter = Stock()
-        seen: list[Any] = []
-        extraction = Extraction(
-            engine.encoder(adapter, SourceAdapter, full=False, scoped=False), seen.append
-        )
+        extraction = Extraction(engine.encoder(adapter, full=False, scoped=False))
         record = next(iter(adapter.fetch_all()))
-        extraction.mapped(0, record, adapter.map(record))
+        seen = [extraction.mapped(0, record, adapter.map(record))]
+        assert seen[0] is not None
         assert seen[0].key == "row-7"
         assert seen[0].version == "00000000000000000041"
     finally:

@@ -681,7 +681,7 @@ async def test_async_full_import_twin(tmp_path: Any) -> None:
         result = await importer.run()
         assert result.succeeded
         assert len(result.job_ids) == 2
-        assert aenv.store.get_last_full_import("sku_price_lists", ACCOUNT) is not None
+        assert await aenv.store.get_last_full_import("sku_price_lists", ACCOUNT) is not None
 
         broken = AsyncFullImport(
             aenv.norce,

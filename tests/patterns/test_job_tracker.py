@@ -45,9 +45,8 @@ from norce_integration.patterns import (
     LoggingMonitor,
     PayloadSpool,
     PollSchedule,
-    submit_payload,
 )
-from norce_integration.stores import SqliteStore, TrackedJob, TrackedStatus
+from norce_integration.stores import AsyncSqliteStore, SqliteStore, TrackedJob, TrackedStatus
 from norce_integration.testing import JobTimings, ManualClock, NorceEmulator
 
 
@@ -863,11 +862,12 @@ def test_payload_path_needs_a_spool(env: Env) -> None:
     assert env.store.get_job(submitted.job_id) is not None
 
 
-def test_submit_payload_posts_raw_bytes(env: Env) -> None:
+def test_submit_body_posts_raw_bytes(env: Env) -> None:
+    # What a re-run sends: the spooled body and header, unchanged (connect owns the wire).
     body = b'[{"PartNo":"SKU-9","PriceListCode":"STD","PriceSale":12.5}]'
     raw_header = '{"AccountId":1,"FullFile":false,"SkuPriceListFieldsThatAreSet":[3]}'
-    submitted = submit_payload(
-        env.norce, "sku_price_lists", raw_header, [body[:10], body[10:]], item_count=1
+    submitted = env.norce.connect.submit_body(
+        "sku_price_lists", [body[:10], body[10:]], raw_header, item_count=1
     )
     assert submitted.job_id in {j["JobId"] for j in env.emulator.jobs}
     assert submitted.payload_size == len(body)
@@ -953,6 +953,7 @@ class AsyncEnv:
     def __init__(self, env: Env) -> None:
         self.env = env
         self.norce = AsyncNorce(env.settings, transport=env.wire)
+        self.store = AsyncSqliteStore(env.tmp_path / "state.sqlite", clock=env.now)
 
     async def sleep(self, seconds: float) -> None:
         self.env.sleep(seconds)
@@ -966,7 +967,7 @@ class AsyncEnv:
             "meter": self.env.meter,
         }
         options.update(kw)
-        return AsyncJobTracker(self.norce, self.env.store, **options)
+        return AsyncJobTracker(self.norce, self.store, **options)
 
 
 @pytest.fixture
@@ -974,6 +975,7 @@ async def aenv(env: Env) -> Any:
     environment = AsyncEnv(env)
     yield environment
     await environment.norce.aclose()
+    await environment.store.aclose()
 
 
 @pytest.mark.anyio
@@ -1032,9 +1034,10 @@ async def test_async_real_event_wait_wakes_on_the_event(env: Env) -> None:
     import asyncio
 
     norce = AsyncNorce(env.settings, transport=env.wire)
+    store = AsyncSqliteStore(env.tmp_path / "state.sqlite", clock=env.now)
     try:
         tracker = AsyncJobTracker(
-            norce, env.store, mode="event", event_grace=3600, clock=env.now, monitor=Monitor()
+            norce, store, mode="event", event_grace=3600, clock=env.now, monitor=Monitor()
         )
         job = await tracker.submit("products", [product()], header())
         waiter = asyncio.create_task(tracker.wait(job.job_id))
@@ -1044,6 +1047,7 @@ async def test_async_real_event_wait_wakes_on_the_event(env: Env) -> None:
         assert result.resolved_by == "event"
     finally:
         await norce.aclose()
+        await store.aclose()
 
 
 def test_real_time_wait_wakes_on_the_event(env: Env) -> None:

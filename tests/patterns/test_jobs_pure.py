@@ -6,22 +6,29 @@ import datetime as dt
 import math
 import random
 
+import attrs
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from norce_integration.connect.models import Job, JobLogEntry, JobStatus, LogSeverity
-from norce_integration.patterns._jobs import (
+from norce_integration.patterns.jobs import AlertKind
+from norce_integration.patterns.jobs._core import (
     PollSchedule,
     StallWatch,
+    Wait,
     failure_entries,
     failure_message,
     first_delay,
     interpret_status,
     job_duration,
     lead_time_exceeded,
+    payload_refusal,
+    rerun_refusal,
+    resolved_by,
 )
-from norce_integration.stores import TrackedStatus
+from norce_integration.stores import JobObservation, TrackedJob, TrackedStatus
 
 
 schedules = st.builds(
@@ -208,3 +215,185 @@ def test_failure_entries_and_message() -> None:
     )
     assert "validation failed" in failure_message(TrackedStatus.VALIDATION_FAILED, entries[:1])
     assert "no warning or error" in failure_message(TrackedStatus.FAILED, [])
+
+
+# ---------------------------------------------------------------- the wait state machine
+
+SUBMITTED_AT = dt.datetime(2025, 3, 1, 12, 0, tzinfo=dt.UTC)
+FINAL_IDS = {2, 3, 4}
+
+
+def tracked(
+    status: TrackedStatus = TrackedStatus.SUBMITTED, *, full: bool = False, digest: str = "d"
+) -> TrackedJob:
+    return TrackedJob(
+        job_id=7,
+        kind="products",
+        full=full,
+        account_id=1,
+        submitted_at=SUBMITTED_AT,
+        status=status,
+        payload_digest=digest,
+    )
+
+
+class WaitMachine(RuleBasedStateMachine):
+    """Any sequence of poll answers, failed polls and delays keeps the wait's promises."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.wait: Wait | None = None
+        self.now = SUBMITTED_AT.timestamp()
+        self.final: TrackedStatus | None = None
+        self.polls = 0
+        self.taken = 0
+        self.retry_after: float | None = None
+        self.rng = random.Random(0)
+
+    @initialize(
+        schedule=schedules,
+        after=st.floats(0, 1000),
+        timeout=st.none() | st.floats(0, 5000),
+        grace=st.none() | st.floats(0, 900),
+        stall_after=st.none() | st.floats(1, 600),
+    )
+    def start(
+        self,
+        schedule: PollSchedule,
+        after: float,
+        timeout: float | None,
+        grace: float | None,
+        stall_after: float | None,
+    ) -> None:
+        self.now += after
+        self.wait = Wait.start(
+            tracked(),
+            now=self.now,
+            timeout=timeout,
+            schedule=schedule,
+            stall_after=stall_after,
+            lead_time_alert=1800,
+            event_grace=grace,
+        )
+
+    @property
+    def w(self) -> Wait:
+        assert self.wait is not None
+        return self.wait
+
+    @rule(status_id=st.integers(0, 9), last_updated=st.sampled_from([None, "a", "b"]))
+    def poll(self, status_id: int, last_updated: str | None) -> None:
+        seen = self.w.observe(status_id, last_updated, self.now)
+        if self.final is not None:
+            # Final statuses are absorbing: nothing is recorded, nothing alerted, no poll.
+            assert seen.status is self.final
+            assert not seen.record
+            assert seen.alerts == ()
+            return
+        self.polls += 1  # a Retry-After seen earlier still applies to the next delay
+        assert seen.status is interpret_status(status_id)
+        if status_id in FINAL_IDS:
+            self.final = seen.status
+            assert not seen.record  # the tracker records a final answer with its counts
+            assert AlertKind.STALLED not in {a.kind for a in seen.alerts}
+
+    @rule(retry_after=st.none() | st.floats(0.001, 1000))
+    def poll_fails(self, retry_after: float | None) -> None:
+        self.w.poll_failed(retry_after)
+        if self.final is None:
+            self.polls += 1
+            self.retry_after = retry_after
+
+    @rule()
+    def take(self) -> None:
+        self.taken += self.w.take_polls()
+
+    @rule(fraction=st.floats(0, 1))
+    def sleep(self, fraction: float) -> None:
+        w = self.w
+        schedule = w.schedule
+        grace = w.grace
+        delay = w.next_delay(self.now, self.rng)
+        assert math.isfinite(delay)
+        assert delay >= 0
+        if w.deadline is not None:
+            assert delay <= max(0.0, w.deadline - self.now) + 1e-9
+        elapsed = self.now - w.submitted_at
+        if grace is not None:
+            assert delay <= max(0.0, grace - elapsed) + 1e-9
+        elif self.polls == 0:
+            # The first delay counts from submission: a resumed job polls at once.
+            assert delay <= max(0.0, schedule.base_delay(0) - elapsed) + 1e-9
+        else:
+            base = schedule.base_delay(self.polls)
+            honoured = (
+                0.0 if self.retry_after is None else min(self.retry_after, schedule.retry_after_cap)
+            )
+            assert delay <= max(base, honoured) + 1e-9
+            if w.deadline is None:
+                assert delay >= max(base * (1 - schedule.jitter), honoured) - 1e-9
+        self.retry_after = None
+        self.now += delay * fraction
+
+    @invariant()
+    def promises(self) -> None:
+        if self.wait is None:
+            return
+        assert self.w.final is self.final
+        assert self.w.polls_made == self.polls
+        assert self.w.pending_polls + self.taken == self.polls
+        if self.w.deadline is not None:
+            assert self.w.out_of_time(self.now) == (self.now >= self.w.deadline)
+
+
+TestWaitMachine = WaitMachine.TestCase
+TestWaitMachine.settings = settings(max_examples=200, stateful_step_count=30, deadline=None)
+
+
+@given(status=st.sampled_from(list(TrackedStatus)), full=st.booleans(), guarded=st.booleans())
+def test_rerun_rules(status: TrackedStatus, full: bool, guarded: bool) -> None:
+    job = tracked(status, full=full)
+    refusal = rerun_refusal(7, job, force=False, guarded=guarded)
+    if not status.is_final:
+        # An unfinished job is never submitted a second time unless forced.
+        assert refusal is not None
+        assert refusal.rule == "rerun-unfinished-job"
+    elif status is TrackedStatus.SUPERSEDED:
+        assert refusal is not None
+        assert refusal.rule == "rerun-superseded-job"
+    elif full and not guarded:
+        assert refusal is not None
+        assert refusal.rule == "rerun-full-import"
+    else:
+        assert refusal is None
+    assert rerun_refusal(7, job, force=True, guarded=guarded) is None
+    unknown = rerun_refusal(7, None, force=True, guarded=guarded)
+    assert unknown is not None
+    assert unknown.rule == "rerun-unknown-job"
+
+
+def test_payload_rules() -> None:
+    job = tracked(TrackedStatus.FAILED)
+    rules = [
+        payload_refusal(job, spooling=False, spooled=False, digest=None),
+        payload_refusal(job, spooling=True, spooled=False, digest=None),
+        payload_refusal(job, spooling=True, spooled=True, digest="other"),
+    ]
+    assert [r.rule if r else None for r in rules] == [
+        "rerun-no-payload",
+        "rerun-no-payload",
+        "rerun-payload-mismatch",
+    ]
+    assert payload_refusal(job, spooling=True, spooled=True, digest="d") is None
+    assert payload_refusal(tracked(digest=""), spooling=True, spooled=True, digest="x") is None
+
+
+def test_resolved_by_reads_the_history() -> None:
+    seen = dt.datetime(2025, 3, 1, 12, 5, tzinfo=dt.UTC)
+    history = (
+        JobObservation(job_id=7, seen_at=seen, status=TrackedStatus.RUNNING, source="poll"),
+        JobObservation(job_id=7, seen_at=seen, status=TrackedStatus.SUCCEEDED, source="event"),
+    )
+    job = attrs.evolve(tracked(TrackedStatus.SUCCEEDED), history=history)
+    assert resolved_by(job, "store") == "event"
+    assert resolved_by(tracked(TrackedStatus.SUCCEEDED), "store") == "store"

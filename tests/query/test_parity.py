@@ -24,6 +24,7 @@ def test_same_public_methods_in_the_same_order():
     assert list(_public(QueryResource)) == list(_public(AsyncQueryResource))
     assert list(_public(QueryResource)) == [
         "__init__",
+        "cache",
         "pages",
         "iterate",
         "keyset",
@@ -41,12 +42,25 @@ def test_same_signatures_and_async_kinds():
             assert [p[0] for p in _params(sync_member)] == [p[0] for p in _params(async_member)]
             continue
         assert _params(sync_member) == _params(async_member), name
-        if inspect.isgeneratorfunction(sync_member):
+        if isinstance(sync_member, property):
+            assert isinstance(async_member, property), name
+        elif inspect.isgeneratorfunction(sync_member):
             assert inspect.isasyncgenfunction(async_member), name
         else:
             assert inspect.iscoroutinefunction(async_member), name
             assert not inspect.iscoroutinefunction(sync_member), name
 
 
-def test_shared_pure_members_are_inherited():
-    assert QueryResource.cache is AsyncQueryResource.cache
+def test_the_blocking_twin_is_generated_from_the_async_source():
+    assert QueryResource.__module__ == "norce_integration.query._sync_resource"
+    assert AsyncQueryResource.__module__ == "norce_integration.query._async_resource"
+
+
+def test_cache_is_the_one_given(norce_settings):
+    from norce_integration import AsyncNorce, Norce
+    from norce_integration.query import QueryCache
+
+    cache = QueryCache()
+    assert Norce(norce_settings, query_cache=cache).query.cache is cache
+    assert AsyncNorce(norce_settings, query_cache=cache).query.cache is cache
+    assert Norce(norce_settings).query.cache is None

@@ -31,7 +31,7 @@ from norce_integration.stores import (
     Store,
     TrackedJob,
     TrackedStatus,
-    _postgres,
+    _pg_sql,
     sortable_watermark,
 )
 
@@ -166,14 +166,16 @@ def test_without_psycopg_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -
 async def test_satisfies_the_protocol_and_shares_the_schema_version(pg_server: PgServer) -> None:
     async with opened(pg_server) as store:
         assert isinstance(store, AsyncStore)
-        assert await store.schema_version() == len(_postgres.MIGRATIONS)
+        assert await store.schema_version() == len(_pg_sql.MIGRATIONS)
         tables = {
             r[0]
-            for r in pg_server.execute(
-                "SELECT tablename FROM pg_tables WHERE schemaname = %s", (store.schema,)
+            for r in await asyncio.to_thread(
+                pg_server.execute,
+                "SELECT tablename FROM pg_tables WHERE schemaname = %s",
+                (store.schema,),
             )
         }
-        assert tables == {*_postgres.TABLES, "schema_version"}
+        assert tables == {*_pg_sql.TABLES, "schema_version"}
     assert store.closed
     with pytest.raises(StoreError, match="closed"):
         await store.get_job(1)
@@ -204,10 +206,16 @@ async def test_migrations_from_many_stores_at_once_apply_once(pg_server: PgServe
     )
     for store in stores:
         await store.aclose()
-    with PostgresStore(pg_server.dsn, schema=schema, min_size=0) as sync_store:
-        assert sync_store.schema_version == len(_postgres.MIGRATIONS)
-    versions = pg_server.execute(f'SELECT version FROM "{schema}".schema_version')
-    assert versions == [(v,) for v in range(1, len(_postgres.MIGRATIONS) + 1)]
+
+    def sync_version() -> int:
+        with PostgresStore(pg_server.dsn, schema=schema, min_size=0) as sync_store:
+            return sync_store.schema_version
+
+    assert await asyncio.to_thread(sync_version) == len(_pg_sql.MIGRATIONS)
+    versions = await asyncio.to_thread(
+        pg_server.execute, f'SELECT version FROM "{schema}".schema_version'
+    )
+    assert versions == [(v,) for v in range(1, len(_pg_sql.MIGRATIONS) + 1)]
 
 
 @pg
@@ -216,9 +224,10 @@ async def test_refuses_a_newer_schema(pg_server: PgServer) -> None:
     schema = pg_server.new_schema_name("a")
     async with opened(pg_server, schema=schema):
         pass
-    pg_server.execute(
+    await asyncio.to_thread(
+        pg_server.execute,
         f'INSERT INTO "{schema}".schema_version (version) VALUES (%s)',
-        (len(_postgres.MIGRATIONS) + 1,),
+        (len(_pg_sql.MIGRATIONS) + 1,),
     )
     with pytest.raises(StoreError, match=r"knows up to"):
         await AsyncPostgresStore.open(pg_server.dsn, schema=schema)
@@ -266,7 +275,8 @@ async def test_retries_a_statement_on_a_stale_pooled_connection(pg_server: PgSer
         pg_server, schema=schema, min_size=2, max_size=2, application_name=name
     ) as store:
         await store.insert_job(job(1))
-        killed = pg_server.execute(
+        killed = await asyncio.to_thread(
+            pg_server.execute,
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = %s",
             (name,),
         )
@@ -672,33 +682,54 @@ async def test_in_flight_lock(pg_server: PgServer, clock: Clock) -> None:
 # ---------------------------------------------------------------- sync and async together
 
 
+class OffLoop:
+    """A blocking store whose calls run on a worker thread, awaited (never on the loop)."""
+
+    def __init__(self, store: PostgresStore) -> None:
+        self._store = store
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._store, name)
+
+        async def call(*args: Any, **kwargs: Any) -> Any:
+            return await asyncio.to_thread(method, *args, **kwargs)
+
+        return call
+
+
 @pg
 @anyio
 async def test_sync_and_async_stores_share_one_schema(pg_server: PgServer) -> None:
     schema = pg_server.new_schema_name("mix")
-    with PostgresStore(pg_server.dsn, schema=schema, min_size=0, max_size=2) as sync_store:
+    blocking = await asyncio.to_thread(
+        PostgresStore, pg_server.dsn, schema=schema, min_size=0, max_size=2
+    )
+    sync_store = OffLoop(blocking)
+    try:
         async with opened(pg_server, schema=schema) as async_store:
             # Watermarks: a CAS by one is seen (and contested) by the other.
-            assert sync_store.compare_and_set_watermark("p", 7, "erp", expected=None, new="01")
+            assert await sync_store.compare_and_set_watermark(
+                "p", 7, "erp", expected=None, new="01"
+            )
             assert not await async_store.compare_and_set_watermark(
                 "p", 7, "erp", expected=None, new="02"
             )
             assert await async_store.compare_and_set_watermark(
                 "p", 7, "erp", expected="01", new="02"
             )
-            mark = sync_store.get_watermark("p", 7, "erp")
+            mark = await sync_store.get_watermark("p", 7, "erp")
             assert mark is not None
             assert (mark.value, mark.version) == ("02", 2)
             # Jobs and history.
             assert await async_store.insert_job(job(1))
-            assert not sync_store.insert_job(job(1))
-            sync_store.record_job_status(1, obs(1, TrackedStatus.SUCCEEDED, 3, status_id=2))
+            assert not await sync_store.insert_job(job(1))
+            await sync_store.record_job_status(1, obs(1, TrackedStatus.SUCCEEDED, 3, status_id=2))
             seen = await async_store.get_job(1)
             assert seen is not None
             assert seen.status is TrackedStatus.SUCCEEDED
             assert len(seen.history) == 1
             # Item versions.
-            sync_store.put_item_versions(
+            await sync_store.put_item_versions(
                 "products", {"A": ItemVersion("fa"), "B": ItemVersion("fb")}
             )
             assert await async_store.get_item_versions("products", ["A", "B"]) == {
@@ -707,26 +738,29 @@ async def test_sync_and_async_stores_share_one_schema(pg_server: PgServer) -> No
             }
             # Inbox: an item leased by one is not handed out by the other.
             assert await async_store.inbox_append("k1", "E", b"1")
-            assert not sync_store.inbox_append("k1", "E", b"1")
-            (item,) = sync_store.inbox_claim("sync-worker", limit=5, lease=30)
+            assert not await sync_store.inbox_append("k1", "E", b"1")
+            (item,) = await sync_store.inbox_claim("sync-worker", limit=5, lease=30)
             assert await async_store.inbox_claim("async-worker", limit=5, lease=30) == []
             assert not await async_store.inbox_ack(item.item_id, "async-worker")
-            assert sync_store.inbox_ack(item.item_id, "sync-worker")
+            assert await sync_store.inbox_ack(item.item_id, "sync-worker")
             done = await async_store.inbox_get(item.item_id)
             assert done is not None
             assert done.status.value == "done"
             # Locks.
             assert await async_store.acquire_lock("products", 7, "async-host", ttl=60)
-            assert not sync_store.acquire_lock("products", 7, "sync-host", ttl=60)
-            holder = sync_store.lock_holder("products", 7)
+            assert not await sync_store.acquire_lock("products", 7, "sync-host", ttl=60)
+            holder = await sync_store.lock_holder("products", 7)
             assert holder is not None
             assert holder.owner == "async-host"
             # Dead letters and spool entries.
-            letter = sync_store.put_dead_letter("webhook", b"x", "bad")
+            letter = await sync_store.put_dead_letter("webhook", b"x", "bad")
             assert [d.letter_id for d in await async_store.list_dead_letters()] == [letter]
             await async_store.put_spool_entry(SpoolEntry(1, "/s/1.gz", 9, at(1)))
-            assert sync_store.get_spool_entry(1) == SpoolEntry(1, "/s/1.gz", 9, at(1))
-            assert await async_store.schema_version() == sync_store.schema_version
+            assert await sync_store.get_spool_entry(1) == SpoolEntry(1, "/s/1.gz", 9, at(1))
+            sync_version = await asyncio.to_thread(lambda: blocking.schema_version)
+            assert await async_store.schema_version() == sync_version
+    finally:
+        await asyncio.to_thread(blocking.close)
 
 
 @pg

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
 
 from norce_integration.stores import SqliteStore
+
+
+def _pragma(conn: sqlite3.Connection, name: str) -> object:
+    return conn.execute(f"PRAGMA {name}").fetchone()[0]
 
 
 def _checkpointers() -> list[threading.Thread]:
@@ -36,9 +41,9 @@ def test_the_background_thread_checkpoints_so_the_log_is_reused(tmp_path):
 
 def test_writers_never_checkpoint_themselves(tmp_path):
     with SqliteStore(tmp_path / "s.sqlite") as store:
-        assert store._conn().execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
+        assert store._runner.read(_pragma, "wal_autocheckpoint") == 0
 
 
 def test_automatic_checkpoints_can_be_kept(tmp_path):
     with SqliteStore(tmp_path / "s.sqlite", checkpoint_interval=None) as store:
-        assert store._conn().execute("PRAGMA wal_autocheckpoint").fetchone()[0] > 0
+        assert store._runner.read(_pragma, "wal_autocheckpoint") > 0

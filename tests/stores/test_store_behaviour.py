@@ -1,9 +1,12 @@
-"""The Store contract, run against every backend: SQLite and PostgreSQL.
+"""The Store contract, run against every backend: SQLite and PostgreSQL, each blocking and
+asyncio.
 
 Every contract test takes the ``store`` (or ``make_store``) fixture, parametrized over
-``BACKENDS``, so the two implementations cannot drift: the assertions are the same. Tests
-that need several handles on one state (like several processes) use ``backend.another``.
-Backend-specific tests (files, pools, schemas) come last.
+``BACKENDS``, so the four implementations cannot drift: the assertions are the same. The
+asyncio stores run behind :class:`Blocking`, which awaits each call on an event loop of
+its own thread (test-only). Tests that need several handles on one state (like several
+processes) use ``backend.another``. Backend-specific tests (files, pools, schemas) come
+last.
 
 PostgreSQL tests are marked ``postgres`` and use ``NORCE_TEST_PG_DSN`` (see conftest.py):
 each fresh store empties the session's schema, which is dropped when the session ends.
@@ -11,14 +14,18 @@ each fresh store empties the session's schema, which is dropped when the session
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import functools
+import inspect
 import itertools
 import sqlite3
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -26,6 +33,9 @@ from hypothesis import strategies as st
 
 from norce_integration import ConfigurationError, StoreError
 from norce_integration.stores import (
+    AsyncPostgresStore,
+    AsyncSqliteStore,
+    AsyncStore,
     FullImportRecord,
     ItemVersion,
     JobObservation,
@@ -35,16 +45,69 @@ from norce_integration.stores import (
     Store,
     TrackedJob,
     TrackedStatus,
-    _postgres,
+    _pg_sql,
     sortable_watermark,
 )
-from norce_integration.stores._sqlite import MIGRATIONS
+from norce_integration.stores._sqlite_sql import MIGRATIONS
 
 from .conftest import PgServer
 
 
-BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+BACKENDS = [
+    "sqlite",
+    "async-sqlite",
+    pytest.param("postgres", marks=pytest.mark.postgres),
+    pytest.param("async-postgres", marks=pytest.mark.postgres),
+]
 T0 = 1_750_000_000.0
+R = TypeVar("R")
+
+
+class _Loop:
+    """An event loop running on a thread of its own (one per test session)."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+
+    def run(self, coro: Coroutine[Any, Any, R]) -> R:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result()
+
+
+@functools.cache
+def _loop() -> _Loop:
+    return _Loop()
+
+
+class Blocking:
+    """An :class:`AsyncStore` behind the blocking :class:`Store` protocol (tests only)."""
+
+    def __init__(self, store: AsyncStore) -> None:
+        self.inner = store
+
+    def __repr__(self) -> str:
+        return f"Blocking({self.inner!r})"
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self.inner, "aclose" if name == "close" else name)
+        if not inspect.iscoroutinefunction(method):
+            return method
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            return _loop().run(method(*args, **kwargs))
+
+        return call
+
+    @property
+    def schema_version(self) -> int:
+        return _loop().run(self.inner.schema_version())  # type: ignore[attr-defined]
+
+    def __enter__(self) -> Blocking:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 class Clock:
@@ -82,7 +145,7 @@ class Backend:
             # the handles of the previous state are closed so connections do not pile up.
             self.close_all()
             with PostgresStore(self._pg.dsn, schema=self._schema, min_size=0) as setup:
-                tables = ", ".join(f'"{self._schema}".{t}' for t in _postgres.TABLES)
+                tables = ", ".join(f'"{self._schema}".{t}' for t in _pg_sql.TABLES)
                 setup._run("reset", lambda conn: conn.execute(f"TRUNCATE {tables}"))
         else:
             self._path = self._tmp / f"state-{next(self._counter)}.sqlite"
@@ -92,13 +155,18 @@ class Backend:
         """Another handle on the state of the last fresh store (like another process)."""
         store: Store
         if self._pg is not None:
-            store = PostgresStore(
-                self._pg.dsn, schema=self._schema, clock=clock, min_size=0, max_size=4
-            )
+            options: dict[str, Any] = {"schema": self._schema, "min_size": 0, "max_size": 4}
+            if self.name.startswith("async"):
+                opened = AsyncPostgresStore.open(self._pg.dsn, clock=clock, **options)
+                store = Blocking(_loop().run(opened))  # type: ignore[assignment]
+            else:
+                store = PostgresStore(self._pg.dsn, clock=clock, **options)
         else:
-            store = (
-                SqliteStore(self._path) if clock is None else SqliteStore(self._path, clock=clock)
-            )
+            kwargs: dict[str, Any] = {} if clock is None else {"clock": clock}
+            if self.name.startswith("async"):
+                store = Blocking(AsyncSqliteStore(self._path, **kwargs))  # type: ignore[assignment]
+            else:
+                store = SqliteStore(self._path, **kwargs)
         self._open.append(store)
         return store
 
@@ -110,7 +178,7 @@ class Backend:
 
 @pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
-    pg = request.getfixturevalue("pg_server") if request.param == "postgres" else None
+    pg = request.getfixturevalue("pg_server") if request.param.endswith("postgres") else None
     made = Backend(request.param, tmp_path, pg)
     yield made
     made.close_all()
@@ -158,8 +226,17 @@ def obs(job_id: int, status: TrackedStatus, seconds: float = 0.0, **kw: object) 
 # ---------------------------------------------------------------- lifecycle and schema
 
 
+def _is_sqlite(store: Store) -> bool:
+    inner = store.inner if isinstance(store, Blocking) else store
+    return isinstance(inner, SqliteStore | AsyncSqliteStore)
+
+
 def test_satisfies_the_protocol(store: Store) -> None:
-    assert isinstance(store, Store)
+    if isinstance(store, Blocking):
+        assert isinstance(store.inner, AsyncStore)
+        assert not isinstance(store.inner, Store)
+    else:
+        assert isinstance(store, Store)
 
 
 def test_sqlite_schema_is_versioned_and_reopening_is_idempotent(tmp_path: Path) -> None:
@@ -185,9 +262,9 @@ def test_sqlite_refuses_a_newer_schema(tmp_path: Path) -> None:
 
 def test_sqlite_uses_wal_and_a_busy_timeout(tmp_path: Path) -> None:
     with SqliteStore(tmp_path / "s.sqlite", busy_timeout=7) as store:
-        conn = store._conn()
-        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert conn.execute("PRAGMA busy_timeout").fetchone()[0] == 7000
+        pragma = store._runner.read
+        assert pragma(lambda conn: conn.execute("PRAGMA journal_mode").fetchone()[0]) == "wal"
+        assert pragma(lambda conn: conn.execute("PRAGMA busy_timeout").fetchone()[0]) == 7000
 
 
 def test_sqlite_closed_store_raises_store_error(tmp_path: Path) -> None:
@@ -221,9 +298,9 @@ def test_sqlite_connections_of_other_threads_are_closed(tmp_path: Path) -> None:
         t.start()
     for t in threads:
         t.join()
-    assert len(store._connections) == 4
+    assert len(store._runner._connections) == 4
     store.close()
-    assert store._connections == []
+    assert store._runner._connections == []
 
 
 # ---------------------------------------------------------------- watermarks
@@ -467,6 +544,168 @@ def test_inbox_claim_lease_ack_release(store: Store, clock: Clock) -> None:
     assert store.inbox_get(12345) is None
 
 
+def test_inbox_write_dedups_within_a_group_and_across_groups(store: Store, clock: Clock) -> None:
+    stored, ids = store.inbox_write(
+        [
+            ("d1", "d1#a", "E", b"1"),
+            ("d1", "d1#b", "E", b"2"),  # same dedup key earlier in the group
+            (None, "x#c", "E", b"3"),  # no dedup check (a replay)
+            ("d2", "d2#d", "E", b"4"),
+        ],
+        window=60,
+    )
+    assert (stored, ids) == ([True, False, True, True], [])
+    stored, _ = store.inbox_write([("d1", "d1#e", "E", b"5"), ("d3", "d3#f", "E", b"6")], window=60)
+    assert stored == [False, True]  # d1 is live from the first group
+    assert not store.dedup_add("d2", window=60)  # the group remembered its keys
+    assert store.inbox_write([("d1", "d1#g", "E", b"7")], window=0)[0] == [True]  # no window
+    clock.advance(61)
+    assert store.inbox_write([("d1", "d1#h", "E", b"8")], window=60)[0] == [True]  # ended
+    assert store.inbox_write([], window=60) == ([], [])
+    items = store.inbox_claim("w", limit=20, lease=30)
+    assert [i.payload for i in items] == [b"1", b"3", b"4", b"6", b"7", b"8"]
+    assert [i.dedup_key for i in items][:2] == ["d1#a", "x#c"]
+    assert all(i.event_type == "E" and i.attempts == 1 for i in items)
+
+
+def test_inbox_write_keeps_dead_letters_in_the_same_transaction(store: Store) -> None:
+    stored, ids = store.inbox_write(
+        [("d1", "d1#a", "E", b"1"), ("d1", "d1#b", "E", b"2")],
+        window=60,
+        letters=[("webhook", "k", b"bad", "malformed"), ("webhook", None, b"x", "auth")],
+    )
+    assert stored == [True, False]
+    letters = store.list_dead_letters()
+    assert [d.letter_id for d in letters] == ids
+    assert [(d.source, d.key, d.payload, d.error, d.attempts) for d in letters] == [
+        ("webhook", "k", b"bad", "malformed", 0),
+        ("webhook", None, b"x", "auth", 0),
+    ]
+    only_letters = store.inbox_write([], window=60, letters=[("w", None, b"", "e")])
+    assert only_letters[0] == []
+    assert len(only_letters[1]) == 1
+    if _is_sqlite(store):  # the second entry reuses an inbox key
+        entries = [("d2", "d2#a", "E", b"3"), (None, "d1#a", "E", b"4")]
+        letter = ("w", "k", b"", "e")
+    else:  # PostgreSQL skips a taken inbox key; a NUL byte fails its text column instead
+        entries = [("d2", "d2#a", "E", b"3")]
+        letter = ("w", "nul\x00", b"", "e")
+    with pytest.raises(StoreError):
+        store.inbox_write(entries, window=60, letters=[letter])
+    assert store.dedup_add("d2", window=60)  # rolled back with the failure
+    assert len(store.list_dead_letters()) == 3
+
+
+def test_dedup_expire_ends_live_windows_only(store: Store, clock: Clock) -> None:
+    assert store.dedup_add("a", window=60)
+    assert store.dedup_add("b", window=10)
+    clock.advance(11)  # b's window ended
+    assert store.dedup_expire(["a", "a", "b", "unknown"]) == 1
+    assert store.dedup_add("a", window=60)
+    assert store.dedup_expire([]) == 0
+
+
+def test_inbox_ack_many_and_release_many(store: Store, clock: Clock) -> None:
+    for i in range(4):
+        store.inbox_append(f"k{i}", "E", f"{i}".encode())
+    ids = [i.item_id for i in store.inbox_claim("w", limit=10, lease=30)]
+    assert store.inbox_ack_many([ids[0], ids[0]], "w") == 1
+    assert store.inbox_ack_many([ids[1]], "other") == 0
+    assert store.inbox_ack_many([], "w") == 0
+    assert store.inbox_release_many([(ids[1], "boom", 10.0), (ids[2], None, 0.0)], "w") == 2
+    assert store.inbox_release_many([(ids[0], None, 0.0)], "w") == 0  # done, not held
+    assert store.inbox_release_many([], "w") == 0
+    released = store.inbox_get(ids[1])
+    assert released is not None
+    assert released.last_error == "boom"
+    assert [i.item_id for i in store.inbox_claim("w2", limit=10, lease=30)] == [ids[2]]
+    clock.advance(11)
+    assert [i.item_id for i in store.inbox_claim("w2", limit=10, lease=30)] == [ids[1]]
+    clock.advance(30)  # every lease expired: nothing is held any more
+    assert store.inbox_ack_many(ids, "w2") == 0
+    assert store.inbox_ack_many([ids[3]], "w") == 0
+
+
+def test_inbox_ack_many_beyond_one_statement(store: Store) -> None:
+    store.inbox_write([(None, f"k{i}", "E", b"") for i in range(2100)], window=60)
+    ids = [i.item_id for i in store.inbox_claim("w", limit=3000, lease=30)]
+    assert len(ids) == 2100
+    assert store.inbox_renew(ids, "w", lease=60) == 2100
+    assert store.inbox_ack_many(ids, "w") == 2100
+    assert store.inbox_counts()["done"] == 2100
+
+
+def test_inbox_renew_extends_only_held_leases(store: Store, clock: Clock) -> None:
+    for i in range(4):
+        store.inbox_append(f"k{i}", "E", b"")
+    mine = [i.item_id for i in store.inbox_claim("a", limit=2, lease=30)]
+    theirs = [i.item_id for i in store.inbox_claim("b", limit=1, lease=30)]
+    assert store.inbox_renew([*mine, *theirs, 99999], "a", lease=100) == 2
+    item = store.inbox_get(mine[0])
+    assert item is not None
+    assert item.lease_expires_at == at(100)
+    other = store.inbox_get(theirs[0])
+    assert other is not None
+    assert other.lease_expires_at == at(30)  # another owner's lease is left alone
+    assert store.inbox_renew([], "a", lease=100) == 0
+    clock.advance(50)  # b's lease expired, a's renewed ones run
+    assert store.inbox_renew(theirs, "b", lease=100) == 0  # an expired lease is not renewed
+    assert [i.item_id for i in store.inbox_claim("c", limit=10, lease=30)] == [
+        theirs[0],
+        theirs[0] + 1,
+    ]
+    assert store.inbox_ack(mine[0], "a")  # still held after the first lease would have ended
+    assert store.inbox_renew(mine, "a", lease=10) == 1  # the acked one is no longer leased
+
+
+def test_inbox_counts_every_status(store: Store) -> None:
+    assert store.inbox_counts() == {"pending": 0, "leased": 0, "done": 0}
+    for i in range(5):
+        store.inbox_append(f"k{i}", "E", b"")
+    claimed = store.inbox_claim("w", limit=3, lease=30)
+    store.inbox_ack(claimed[0].item_id, "w")
+    assert store.inbox_counts() == {"pending": 2, "leased": 2, "done": 1}
+
+
+def test_kv_put_get_delete_list(store: Store) -> None:
+    assert store.kv_get("run", "a") is None
+    store.kv_put("run", "a", "1")
+    store.kv_put("run", "a", "2")  # replaces
+    store.kv_put("run", "ab", "3")
+    store.kv_put("run", "b", "4")
+    store.kv_put("other", "a", "x")
+    assert store.kv_get("run", "a") == "2"
+    assert store.kv_list("run") == {"a": "2", "ab": "3", "b": "4"}
+    assert list(store.kv_list("run")) == ["a", "ab", "b"]
+    assert store.kv_list("run", "a") == {"a": "2", "ab": "3"}
+    assert store.kv_list("run", "a%") == {}  # the prefix is text, not a pattern
+    assert store.kv_list("none") == {}
+    assert store.kv_delete("run", "a")
+    assert not store.kv_delete("run", "a")
+    assert store.kv_get("other", "a") == "x"
+
+
+def test_kv_compare_and_set(store: Store) -> None:
+    assert not store.kv_compare_and_set("gen", "k", "1", "2")  # absent, expected a value
+    assert store.kv_compare_and_set("gen", "k", None, "1")  # absent -> created
+    assert not store.kv_compare_and_set("gen", "k", None, "9")  # present now
+    assert not store.kv_compare_and_set("gen", "k", "0", "2")
+    assert store.kv_compare_and_set("gen", "k", "1", "2")
+    assert store.kv_get("gen", "k") == "2"
+    assert store.kv_compare_and_set("gen", "k", "2", None)  # deletes
+    assert store.kv_get("gen", "k") is None
+    assert not store.kv_compare_and_set("gen", "k", "2", None)
+    assert store.kv_compare_and_set("gen", "k", None, None)  # absent stays absent
+
+
+def test_racing_kv_compare_and_set_on_separate_handles_one_wins(backend: Backend) -> None:
+    backend.fresh(Clock())
+    stores = [backend.another() for _ in range(4)]
+    won = _race(4, lambda i: stores[i].kv_compare_and_set("gen", "k", None, f"v{i}"))
+    assert won.count(True) == 1
+    assert stores[0].kv_get("gen", "k") == f"v{won.index(True)}"
+
+
 def test_inbox_purge_removes_done_items(store: Store, clock: Clock) -> None:
     store.inbox_append("k", "E", b"x")
     (item,) = store.inbox_claim("a", limit=1, lease=10)
@@ -699,10 +938,10 @@ pg = pytest.mark.postgres
 def test_postgres_schema_is_versioned_and_reopening_is_idempotent(pg_server: PgServer) -> None:
     schema = pg_server.new_schema_name()
     with PostgresStore(pg_server.dsn, schema=schema) as first:
-        assert first.schema_version == len(_postgres.MIGRATIONS)
+        assert first.schema_version == len(_pg_sql.MIGRATIONS)
         first.insert_job(job(1))
     with PostgresStore(pg_server.dsn, schema=schema) as second:
-        assert second.schema_version == len(_postgres.MIGRATIONS)
+        assert second.schema_version == len(_pg_sql.MIGRATIONS)
         assert second.get_job(1) is not None
     tables = {
         r[0]
@@ -710,7 +949,7 @@ def test_postgres_schema_is_versioned_and_reopening_is_idempotent(pg_server: PgS
             "SELECT tablename FROM pg_tables WHERE schemaname = %s", (schema,)
         )
     }
-    assert tables == {*_postgres.TABLES, "schema_version"}
+    assert tables == {*_pg_sql.TABLES, "schema_version"}
 
 
 @pg
@@ -719,7 +958,7 @@ def test_postgres_refuses_a_newer_schema(pg_server: PgServer) -> None:
     PostgresStore(pg_server.dsn, schema=schema, min_size=0).close()
     pg_server.execute(
         f'INSERT INTO "{schema}".schema_version (version) VALUES (%s)',
-        (len(_postgres.MIGRATIONS) + 1,),
+        (len(_pg_sql.MIGRATIONS) + 1,),
     )
     with pytest.raises(StoreError, match=r"knows up to"):
         PostgresStore(pg_server.dsn, schema=schema)
@@ -746,7 +985,7 @@ def test_postgres_migrations_from_many_processes_at_once_apply_once(pg_server: P
     for store in stores:
         store.close()
     versions = pg_server.execute(f'SELECT version FROM "{schema}".schema_version')
-    assert versions == [(v,) for v in range(1, len(_postgres.MIGRATIONS) + 1)]
+    assert versions == [(v,) for v in range(1, len(_pg_sql.MIGRATIONS) + 1)]
 
 
 @pg

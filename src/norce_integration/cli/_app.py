@@ -203,11 +203,16 @@ class Runtime:
             self._closers.append(self._norce.close)
         return self._norce
 
-    def store(self, *, must_exist: bool = False) -> Store:
-        """The state store (``must_exist``: for commands that only read state)."""
+    def store(self, *, must_exist: bool = False, missing_as_empty: bool = False) -> Store:
+        """The state store (``must_exist``: for commands that only read state;
+        ``missing_as_empty``: for dry runs, see :func:`open_store`)."""
         if self._store is None:
             self._store = open_store(
-                self.config(), path=self.store_path, dsn=self.store_dsn, must_exist=must_exist
+                self.config(),
+                path=self.store_path,
+                dsn=self.store_dsn,
+                must_exist=must_exist,
+                missing_as_empty=missing_as_empty,
             )
             self._closers.append(self._store.close)
         return self._store

@@ -264,6 +264,7 @@ def open_store(
     dsn: str | None = None,
     environ: Mapping[str, str] | None = None,
     must_exist: bool = False,
+    missing_as_empty: bool = False,
 ) -> Store:
     """The state store: PostgreSQL when a DSN is given, else an SQLite file.
 
@@ -275,6 +276,8 @@ def open_store(
         must_exist: for commands that only read state: an SQLite file that does not exist
             is an error instead of a new, empty store (an operator who mistypes a path
             must read "no such store", not "no jobs").
+        missing_as_empty: for a dry run: an SQLite file that does not exist is read as an
+            empty store held in memory (nothing is created on disk).
 
     Raises:
         ConfigurationError: both a path and a DSN, or ``PostgresStore`` is unavailable.
@@ -303,6 +306,8 @@ def open_store(
             raise ConfigurationError(msg, setting="--store-dsn") from None
         return store
     file = path or str(config.store.get("path") or DEFAULT_STORE)
+    if missing_as_empty and not os.path.exists(file):
+        return SqliteStore(":memory:")
     if must_exist and not os.path.exists(file):
         msg = (
             f"no such store: {file} (this command only reads state and never creates a "

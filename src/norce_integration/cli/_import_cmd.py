@@ -189,7 +189,7 @@ def import_plan(  # noqa: PLR0917 - click passes options by keyword
     read Query). Exits 1 when the run would be refused.
     """
     spec, source = load_source(rt, source_name, adapter)
-    norce, store = rt.norce(), rt.store(must_exist=True)
+    norce, store = rt.norce(), rt.store(missing_as_empty=True)
     if full:
         options = import_options(rt.config(), full=True)
         plan = FullImport(norce, spec, source, store=store, **options).plan(samples=samples)

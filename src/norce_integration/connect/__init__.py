@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from . import models
-from ._body import ImportBody, InvalidItemError
-from ._resource import AsyncConnectResource, ConnectResource, SubmittedImport
+from ._async_resource import AsyncConnectResource
+from ._body import ImportBody, InvalidItemError, json_default, to_wire
+from ._core import SubmittedImport, header_value
+from ._rules import check_header
+from ._sync_resource import ConnectResource
 
 
 __all__ = [
@@ -13,5 +16,9 @@ __all__ = [
     "ImportBody",
     "InvalidItemError",
     "SubmittedImport",
+    "check_header",
+    "header_value",
+    "json_default",
     "models",
+    "to_wire",
 ]

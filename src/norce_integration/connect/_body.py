@@ -2,15 +2,17 @@
 
 Items are serialised one at a time and yielded in ~64 KiB chunks, so memory does not
 grow with the number of items. Attrs models go through the one converter; mappings are
-taken as already wire-shaped. ``Decimal`` is written as an exact JSON number.
+taken as already wire-shaped. ``Decimal`` is written as an exact JSON number. The same
+body also frames already-encoded items and passes a spooled body through unchanged, so
+every import POST is counted and digested by this one implementation.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator, Mapping
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 import attrs
 import orjson
@@ -35,7 +37,12 @@ class InvalidItemError(NorceError, TypeError):
         super().__init__(f"{where}: {message}")
 
 
-def _default(obj: Any) -> Any:
+def json_default(obj: Any) -> Any:
+    """``orjson``'s ``default`` for Connect bodies: a finite ``Decimal`` as its exact digits.
+
+    Raises:
+        TypeError: a non-finite ``Decimal`` or a type Connect has no form for.
+    """
     if isinstance(obj, Decimal):
         if not obj.is_finite():
             msg = f"{obj} is not a finite number"
@@ -50,8 +57,18 @@ def _reason(exc: TypeError) -> str:
     return str(exc.__cause__ or exc)
 
 
-def _to_wire(item: Any, item_type: type[Any] | None, index: int, kind: str) -> Any:
-    """One item → wire-shaped data (dict), via the fast generated path for models."""
+def to_wire(item: Any, item_type: type[Any] | None, index: int, kind: str) -> Any:
+    """One import item → its wire-shaped ``dict`` (fast generated path for models).
+
+    Args:
+        item: a model instance of the import's kind, or a ``dict`` already in wire shape.
+        item_type: the import's model class (``None``: any model).
+        index: the item's position, named in an error.
+        kind: the import kind, named in an error.
+
+    Raises:
+        InvalidItemError: the item is not of the import's type or cannot be encoded.
+    """
     cls = type(item)
     if cls is dict:
         return item
@@ -80,11 +97,14 @@ def encode_item(item: Any, item_type: type[Any] | None, *, index: int, kind: str
     Raises:
         InvalidItemError: the item is of the wrong type or holds an unserialisable value.
     """
-    data = _to_wire(item, item_type, index, kind)
+    data = to_wire(item, item_type, index, kind)
     try:
-        return orjson.dumps(data, default=_default)
+        return orjson.dumps(data, default=json_default)
     except TypeError as exc:
         raise InvalidItemError(_reason(exc), index=index, kind=kind) from None
+
+
+Framing = Literal["items", "encoded", "raw"]
 
 
 @attrs.define
@@ -95,17 +115,27 @@ class ImportBody:
     the exact bytes sent) are final once iteration ends. Items are converted one by one
     and serialised in small batches (one ``orjson`` call per batch), so memory holds at
     most one batch and one chunk, whatever the number of items.
+
+    ``framing`` says what ``items`` are: ``"items"`` models or mappings to encode,
+    ``"encoded"`` one JSON value as bytes each (written between ``[``, ``,`` and ``]``),
+    ``"raw"`` chunks of a whole body, sent as they are. ``tee`` receives every chunk.
     """
 
     items: Iterable[Any] | AsyncIterable[Any]
     item_type: type[Any] | None = None
     kind: str = ""
+    framing: Framing = "items"
+    tee: Callable[[bytes], None] | None = attrs.field(default=None, repr=False)
     count: int = 0
     size: int = 0
     _hash: Any = attrs.field(factory=hashlib.sha256, repr=False)
     done: bool = False
     _pending: list[Any] = attrs.field(factory=list, repr=False)
     _buf: bytearray = attrs.field(factory=lambda: bytearray(b"["), repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        if self.framing == "raw":
+            self._buf.clear()
 
     @property
     def digest(self) -> str:
@@ -117,6 +147,8 @@ class ImportBody:
         self._hash.update(out)
         self.size += len(out)
         self._buf.clear()
+        if self.tee is not None:
+            self.tee(out)
         return out
 
     def _flush_pending(self) -> None:
@@ -125,12 +157,12 @@ class ImportBody:
             return
         first = self.count - len(pending)
         try:
-            encoded = orjson.dumps(pending, default=_default)
+            encoded = orjson.dumps(pending, default=json_default)
         except TypeError:
             # Find the culprit so the error names the item.
             for offset, data in enumerate(pending):
                 try:
-                    orjson.dumps(data, default=_default)
+                    orjson.dumps(data, default=json_default)
                 except TypeError as exc:
                     raise InvalidItemError(
                         _reason(exc), index=first + offset, kind=self.kind
@@ -143,7 +175,14 @@ class ImportBody:
 
     def _add(self, item: Any) -> bool:
         """Queue one item; True when a chunk is ready to emit."""
-        self._pending.append(_to_wire(item, self.item_type, self.count, self.kind))
+        if self.framing != "items":
+            if self.framing == "encoded":
+                if self.count:
+                    self._buf += b","
+                self.count += 1
+            self._buf += item
+            return len(self._buf) >= CHUNK_SIZE
+        self._pending.append(to_wire(item, self.item_type, self.count, self.kind))
         self.count += 1
         if len(self._pending) >= BATCH_SIZE:
             self._flush_pending()
@@ -152,7 +191,8 @@ class ImportBody:
 
     def _finish(self) -> bytes:
         self._flush_pending()
-        self._buf += b"]"
+        if self.framing != "raw":
+            self._buf += b"]"
         self.done = True
         return self._emit()
 

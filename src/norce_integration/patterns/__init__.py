@@ -27,31 +27,6 @@ handler build on it.
 
 from __future__ import annotations
 
-from ._engine import SmallBatchWarning
-from ._import_core import (
-    ImportPlan,
-    ImportResult,
-    ImportStatus,
-    MappingError,
-    Progress,
-    ProgressHook,
-)
-from ._jobs import AlertKind, JobAlert, PollSchedule
-from ._monitor import JobMetrics, JobMonitor, LoggingMonitor, Meter
-from ._payload_spool import PayloadSpool, SpoolWriter
-from .adapters import (
-    AdapterContext,
-    AsyncLookupHelper,
-    AsyncQueryLookup,
-    AsyncSourceAdapter,
-    LookupHelper,
-    QueryLookup,
-    SmallBatchPolicy,
-    SourceAdapter,
-    SourceSpec,
-    item_key,
-)
-from .delta_import import AsyncDeltaImport, DeltaImport, DeltaMode
 from .event_handler import (
     AsyncEventHandler,
     AsyncTargetAdapter,
@@ -62,16 +37,46 @@ from .event_handler import (
     TargetAdapter,
     WebhookAuth,
 )
-from .full_import import AsyncFullImport, FullImport
-from .job_tracker import (
+from .imports import (
+    AdapterContext,
+    AsyncDeltaImport,
+    AsyncFullImport,
+    AsyncLookupHelper,
+    AsyncQueryLookup,
+    AsyncSourceAdapter,
+    DeltaImport,
+    DeltaMode,
+    FullImport,
+    ImportPlan,
+    ImportResult,
+    ImportStatus,
+    LookupHelper,
+    MappingError,
+    Progress,
+    ProgressHook,
+    QueryLookup,
+    SmallBatchPolicy,
+    SmallBatchWarning,
+    SourceAdapter,
+    SourceSpec,
+    item_key,
+)
+from .jobs import (
+    AlertKind,
     AsyncJobTracker,
     FullImportGuard,
+    JobAlert,
     JobDetails,
+    JobMetrics,
+    JobMonitor,
     JobResult,
     JobTracker,
+    LoggingMonitor,
+    Meter,
+    PayloadSpool,
+    PollSchedule,
+    SpoolWriter,
     TrackingMode,
-    asubmit_payload,
-    submit_payload,
 )
 
 
@@ -120,7 +125,5 @@ __all__ = [
     "TargetAdapter",
     "TrackingMode",
     "WebhookAuth",
-    "asubmit_payload",
     "item_key",
-    "submit_payload",
 ]

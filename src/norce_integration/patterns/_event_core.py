@@ -54,7 +54,7 @@ from ..query import (
 )
 from ..query._odata import Field, Filter, Query, and_, model_wire_names, or_
 from ..query.models import Entity
-from ..stores._protocol import DeadLetter, InboxItem, ItemVersion, Store, sortable_watermark
+from ..stores import DeadLetter, InboxItem, ItemVersion, Store, sortable_watermark
 from ._inbox import Append, DedupUntil, InboxBackend, dedup_of
 from ._receiver import SOURCE_MALFORMED, SOURCE_UNHANDLED
 

@@ -9,19 +9,10 @@ retry look like a duplicate and lose the event. (3) needs many appends per commi
 fsync per event caps a disk at a few thousand commits per second and makes every request
 wait for its own fsync.
 
-Three backends:
-
-* :class:`_SqliteInbox` — for :class:`~norce_integration.stores.SqliteStore`: one
-  ``BEGIN IMMEDIATE`` transaction per group of appends, dedup key and inbox row together
-  (the store's ``dedup_keys`` and ``inbox`` tables, through its transaction helper), and
-  dedup keys re-armed when a worker claims the event.
-* :class:`_ExtendedInbox` — a store with the batch extensions ``inbox_write``,
-  ``dedup_expire``, ``inbox_ack_many`` and ``inbox_release_many``
-  (:class:`~norce_integration.stores.PostgresStore` has them): the same guarantees.
-* :class:`_GenericInbox` — any other :class:`~norce_integration.stores.Store`, through the
-  protocol only: ``dedup_add`` then ``inbox_append``. Not atomic (a store failure between
-  the two calls loses that event) and unable to re-arm keys, so ``dedup_until="claimed"``
-  behaves like ``"window"``; a warning says so.
+One backend, :class:`StoreInbox`, on the store contract: ``Store.inbox_write`` does the
+dedup check and the append of a whole group in one transaction (dead letters too),
+``dedup_expire`` re-arms keys when a worker claims their events, and
+``inbox_ack_many``/``inbox_release_many`` settle a batch in one statement each.
 
 Inbox rows are keyed ``{dedup key}#{unique suffix}``: the inbox's own unique constraint
 must not refuse a legitimate repeat of an identical body after the window (Norce bodies
@@ -45,14 +36,13 @@ import queue
 import secrets
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
-from typing import Any, Final, Literal, Protocol, TypeVar
+from collections.abc import Sequence
+from typing import Any, Final, Literal, Protocol
 
 import attrs
 
 from .._exceptions import StoreError
-from ..stores._protocol import InboxStatus, Store
-from ..stores._sqlite import SqliteStore
+from ..stores import Store
 
 
 __all__ = [
@@ -68,8 +58,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-T = TypeVar("T")
 
 DedupUntil = Literal["claimed", "window"]
 """How long a redelivery is dropped (see :class:`~norce_integration.patterns.EventHandler`)."""
@@ -140,245 +128,65 @@ class InboxBackend(Protocol):
         ...
 
 
-# SQLite builds before 3.32 bind at most 999 parameters per statement.
-_KEYS_PER_STATEMENT: Final = 900
-_ROWS_PER_STATEMENT: Final = 150
-
-
-def _chunked(values: Sequence[T], size: int) -> Iterator[Sequence[T]]:
-    for start in range(0, len(values), size):
-        yield values[start : start + size]
-
-
-class _SqliteInbox:
-    """Atomic dedup + append, group commit and batched acks on a :class:`SqliteStore`.
-
-    Uses the store's transaction helper (``_write``) and clock (``_now``) so errors are
-    wrapped as :class:`StoreError` and times agree with the store's own methods.
-    """
+class StoreInbox:
+    """The inbox operations of the store contract, as the writer and the workers use
+    them: ``inbox_write`` (dedup check and append atomic, a group in one commit, dead
+    letters in the same transaction), ``dedup_expire``, ``inbox_ack_many`` and
+    ``inbox_release_many``. Every :class:`~norce_integration.stores.Store` has them."""
 
     atomic = True
-
-    def __init__(self, store: SqliteStore, *, window: float) -> None:
-        self.store: Store = store
-        self._sqlite = store
-        self._window = window
-
-    def write(self, ops: Sequence[Op]) -> list[bool | int]:
-        # A constant number of statements per group, whatever its size: every statement
-        # releases and re-takes the GIL, and re-taking it from a busy event loop can
-        # cost the interpreter's switch interval (5 ms) each time.
-        now = self._sqlite._now()
-        results: list[bool | int] = [False] * len(ops)
-        with self._sqlite._write() as conn:
-            checked = [
-                op.dedup
-                for op in ops
-                if isinstance(op, Append) and not op.force and self._window > 0
-            ]
-            live: set[str] = set()
-            for names in _chunked(list(dict.fromkeys(checked)), _KEYS_PER_STATEMENT):
-                live.update(
-                    row[0]
-                    for row in conn.execute(
-                        "SELECT dedup_key FROM dedup_keys WHERE expires_at > ? AND "  # noqa: S608 - placeholders only
-                        "dedup_key IN (" + ",".join("?" * len(names)) + ")",
-                        (now, *names),
-                    )
-                )
-            keys: list[tuple[str, float]] = []
-            rows: list[tuple[str, str, bytes, float, str, float]] = []
-            for index, op in enumerate(ops):
-                if isinstance(op, DeadLetterWrite):
-                    cursor = conn.execute(
-                        "INSERT INTO dead_letters (source, letter_key, payload, error, "
-                        "created_at, attempts) VALUES (?, ?, ?, ?, ?, 0)",
-                        (op.source, op.key, op.payload, op.error, now),
-                    )
-                    results[index] = int(cursor.lastrowid or 0)
-                    continue
-                if not op.force and self._window > 0:
-                    if op.dedup in live:
-                        continue  # a redelivery within the window (or earlier in this group)
-                    live.add(op.dedup)
-                    keys.append((op.dedup, now + self._window))
-                rows.append(
-                    (
-                        new_inbox_key(op.dedup),
-                        op.event_type,
-                        op.payload,
-                        now,
-                        InboxStatus.PENDING.value,
-                        now,
-                    )
-                )
-                results[index] = True
-            for key_rows in _chunked(keys, _ROWS_PER_STATEMENT):
-                # The keys are known absent or expired (checked above, same transaction).
-                conn.execute(
-                    "INSERT INTO dedup_keys (dedup_key, expires_at) VALUES "  # noqa: S608 - placeholders only
-                    + ",".join(["(?, ?)"] * len(key_rows))
-                    + " ON CONFLICT (dedup_key) DO UPDATE SET expires_at = excluded.expires_at",
-                    [value for row in key_rows for value in row],
-                )
-            for inbox_rows in _chunked(rows, _ROWS_PER_STATEMENT):
-                conn.execute(
-                    "INSERT INTO inbox (dedup_key, event_type, payload, received_at, status, "  # noqa: S608 - placeholders only
-                    "available_at) VALUES " + ",".join(["(?, ?, ?, ?, ?, ?)"] * len(inbox_rows)),
-                    [value for row in inbox_rows for value in row],
-                )
-        return results
-
-    def rearm(self, dedups: Sequence[str]) -> None:
-        if not dedups or self._window <= 0:
-            return
-        now = self._sqlite._now()
-        with self._sqlite._write() as conn:
-            conn.executemany(
-                "UPDATE dedup_keys SET expires_at = ? WHERE dedup_key = ? AND expires_at > ?",
-                ((now, key, now) for key in dict.fromkeys(dedups)),
-            )
-
-    def ack_many(self, item_ids: Sequence[int], owner: str) -> int:
-        if not item_ids:
-            return 0
-        now = self._sqlite._now()
-        done = 0
-        with self._sqlite._write() as conn:
-            for item_id in item_ids:
-                cursor = conn.execute(
-                    "UPDATE inbox SET status = ?, done_at = ?, lease_owner = NULL, "
-                    "lease_expires_at = NULL WHERE item_id = ? AND status = ? "
-                    "AND lease_owner = ? AND lease_expires_at > ?",
-                    (InboxStatus.DONE.value, now, item_id, InboxStatus.LEASED.value, owner, now),
-                )
-                done += cursor.rowcount
-        return done
-
-    def release_many(self, releases: Sequence[tuple[int, str | None, float]], owner: str) -> int:
-        if not releases:
-            return 0
-        now = self._sqlite._now()
-        released = 0
-        with self._sqlite._write() as conn:
-            for item_id, error, delay in releases:
-                cursor = conn.execute(
-                    "UPDATE inbox SET status = ?, lease_owner = NULL, lease_expires_at = NULL, "
-                    "available_at = ?, last_error = COALESCE(?, last_error) WHERE item_id = ? "
-                    "AND status = ? AND lease_owner = ? AND lease_expires_at > ?",
-                    (
-                        InboxStatus.PENDING.value,
-                        now + max(0.0, delay),
-                        error,
-                        item_id,
-                        InboxStatus.LEASED.value,
-                        owner,
-                        now,
-                    ),
-                )
-                released += cursor.rowcount
-        return released
-
-
-class _GenericInbox:
-    """Any :class:`Store`, through its protocol methods only (see the module docstring)."""
-
-    atomic = False
 
     def __init__(self, store: Store, *, window: float) -> None:
         self.store = store
         self._window = window
 
     def write(self, ops: Sequence[Op]) -> list[bool | int]:
-        results: list[bool | int] = []
-        for op in ops:
-            if isinstance(op, DeadLetterWrite):
-                results.append(
-                    self.store.put_dead_letter(op.source, op.payload, op.error, key=op.key)
-                )
-                continue
-            if (
-                not op.force
-                and self._window > 0
-                and not self.store.dedup_add(op.dedup, window=self._window)
-            ):
-                results.append(False)
-                continue
-            results.append(
-                self.store.inbox_append(new_inbox_key(op.dedup), op.event_type, op.payload)
-            )
-        return results
-
-    def rearm(self, dedups: Sequence[str]) -> None:
-        # The protocol cannot end a dedup window early; see the module docstring.
-        return
-
-    def ack_many(self, item_ids: Sequence[int], owner: str) -> int:
-        return sum(1 for item_id in item_ids if self.store.inbox_ack(item_id, owner))
-
-    def release_many(self, releases: Sequence[tuple[int, str | None, float]], owner: str) -> int:
-        return sum(
-            1
-            for item_id, error, delay in releases
-            if self.store.inbox_release(item_id, owner, error=error, delay=delay)
-        )
-
-
-class _ExtendedInbox:
-    """A store with the batch extensions (``PostgresStore``): ``inbox_write`` (dedup check
-    and append atomic, a group in one commit, dead letters in the same transaction),
-    ``dedup_expire``, ``inbox_ack_many`` and ``inbox_release_many``."""
-
-    atomic = True
-
-    def __init__(self, store: Any, *, window: float) -> None:
-        self.store: Store = store
-        self._ext = store
-        self._window = window
-
-    def write(self, ops: Sequence[Op]) -> list[bool | int]:
-        entries: list[tuple[str | None, str, str, bytes]] = []
-        letters: list[tuple[str, str | None, bytes, str]] = []
-        for op in ops:
-            if isinstance(op, DeadLetterWrite):
-                letters.append((op.source, op.key, op.payload, op.error))
-            else:
-                dedup = None if op.force else op.dedup
-                entries.append((dedup, new_inbox_key(op.dedup), op.event_type, op.payload))
-        stored, letter_ids = self._ext.inbox_write(entries, window=self._window, letters=letters)
-        appended, written = iter(stored), iter(letter_ids)
-        return [
-            int(next(written)) if isinstance(op, DeadLetterWrite) else bool(next(appended))
-            for op in ops
-        ]
+        entries, letters = split_ops(ops)
+        stored, letter_ids = self.store.inbox_write(entries, window=self._window, letters=letters)
+        return merge_results(ops, stored, letter_ids)
 
     def rearm(self, dedups: Sequence[str]) -> None:
         if dedups and self._window > 0:
-            self._ext.dedup_expire(list(dict.fromkeys(dedups)))
+            self.store.dedup_expire(list(dict.fromkeys(dedups)))
 
     def ack_many(self, item_ids: Sequence[int], owner: str) -> int:
-        return int(self._ext.inbox_ack_many(list(item_ids), owner)) if item_ids else 0
+        return self.store.inbox_ack_many(list(item_ids), owner) if item_ids else 0
 
     def release_many(self, releases: Sequence[tuple[int, str | None, float]], owner: str) -> int:
-        return int(self._ext.inbox_release_many(list(releases), owner)) if releases else 0
+        return self.store.inbox_release_many(list(releases), owner) if releases else 0
 
 
-_EXTENSIONS: Final = ("inbox_write", "dedup_expire", "inbox_ack_many", "inbox_release_many")
+def split_ops(
+    ops: Sequence[Op],
+) -> tuple[list[tuple[str | None, str, str, bytes]], list[tuple[str, str | None, bytes, str]]]:
+    """The ``entries`` and ``letters`` arguments of ``Store.inbox_write`` for ``ops``."""
+    entries: list[tuple[str | None, str, str, bytes]] = []
+    letters: list[tuple[str, str | None, bytes, str]] = []
+    for op in ops:
+        if isinstance(op, DeadLetterWrite):
+            letters.append((op.source, op.key, op.payload, op.error))
+        else:
+            dedup = None if op.force else op.dedup
+            entries.append((dedup, new_inbox_key(op.dedup), op.event_type, op.payload))
+    return entries, letters
+
+
+def merge_results(
+    ops: Sequence[Op], stored: Sequence[bool], letter_ids: Sequence[int]
+) -> list[bool | int]:
+    """One result per op, in order, from what ``Store.inbox_write`` returned."""
+    appended, written = iter(stored), iter(letter_ids)
+    return [
+        int(next(written)) if isinstance(op, DeadLetterWrite) else bool(next(appended))
+        for op in ops
+    ]
 
 
 def inbox_backend(store: Store, *, window: float, dedup_until: DedupUntil) -> InboxBackend:
-    """The best inbox backend for ``store``: SQLite's own transactions, the batch
-    extensions of a store that has them (``PostgresStore``), or the protocol alone."""
-    if isinstance(store, SqliteStore):
-        return _SqliteInbox(store, window=window)
-    if all(callable(getattr(store, name, None)) for name in _EXTENSIONS):
-        return _ExtendedInbox(store, window=window)
-    log.warning(
-        "%s has no atomic dedup+append: the receiver uses dedup_add then inbox_append%s",
-        type(store).__qualname__,
-        "; dedup_until='claimed' acts as 'window'" if dedup_until == "claimed" else "",
-    )
-    return _GenericInbox(store, window=window)
+    """The inbox of ``store``, through the store contract (``dedup_until`` is honoured by
+    the workers, which end a key's window when they claim its event)."""
+    del dedup_until
+    return StoreInbox(store, window=window)
 
 
 # ---------------------------------------------------------------------------- writers
@@ -464,7 +272,7 @@ class ThreadWriter:
 
     The event loop never blocks on the store, whatever holds its write lock (a worker
     process, a slow disk). Cost: the thread must win the GIL back from a busy loop after
-    each statement (see :class:`_SqliteInbox`).
+    each statement (see :class:`StoreInbox`).
 
     Args:
         backend: where to write.

@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar, runtime_check
 from .._client import AsyncNorce, Norce
 from .._exceptions import ConfigurationError, StoreError
 from ..query import AsyncQueryResource, QueryCache, QueryResource
-from ..stores._protocol import DeadLetter, InboxItem, Store
+from ..stores import DeadLetter, InboxItem, Store
 from ._event_core import (
     Change,
     Counts,
@@ -61,7 +61,7 @@ from ._receiver import IPNetwork, ReceiverConfig, UnknownPolicy, WebhookAuth, We
 
 
 if TYPE_CHECKING:
-    from .job_tracker import AsyncJobTracker, JobTracker
+    from .jobs import AsyncJobTracker, JobTracker
 
 __all__ = [
     "AsyncEventHandler",

@@ -400,6 +400,7 @@ class QueryCache:
         waiting: list[tuple[K, _Flight]] = []
         hits = 0
         loop = asyncio.get_running_loop() if future_factory is not None else None
+        shared: asyncio.Future[None] | None = None
         for key in dict.fromkeys(keys):
             entry_key = prefix + self.key_text(key)
             value = self._read(entry_key, variant)
@@ -425,7 +426,10 @@ class QueryCache:
                     result[key] = value
                     hits += 1
                     continue
-                flight = _Flight(future=future_factory() if future_factory else None)
+                if future_factory is not None and shared is None:
+                    # One future for every key of this load: they settle together.
+                    shared = future_factory()
+                flight = _Flight(future=shared)
                 self._flights[slot] = flight
                 claimed.append((key, slot, flight))
         self._count(

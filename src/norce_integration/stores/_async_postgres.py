@@ -1,58 +1,61 @@
-"""The shared store for asyncio: PostgreSQL through psycopg 3's ``AsyncConnection`` and a
-:class:`psycopg_pool.AsyncConnectionPool`.
+"""The shared store: PostgreSQL through psycopg 3 and a :mod:`psycopg_pool` connection pool.
 
-:class:`AsyncPostgresStore` is :class:`~norce_integration.stores.PostgresStore` for
-asyncio: the same tables, the same schema (both stores may work on one database and
-schema at once), the same migrations applied under the same advisory lock, the same
-statements and the same guarantees (see :mod:`._postgres` for how each holds across
-machines). Nothing runs on a thread: every round trip is awaited on the event loop.
+:class:`AsyncPostgresStore` (asyncio, ``AsyncConnection`` and ``AsyncConnectionPool``) is
+written here once; :class:`~norce_integration.stores.PostgresStore` is its generated
+blocking twin (``_sync_postgres.py``), which connects in its constructor. Both may work on
+one database and schema at once. Every statement's text is in :mod:`._pg_sql`.
 
-The schema migrations, table list, column lists, chunk sizes, row conversions and the
-driver loader are imported from :mod:`._postgres`. The statements themselves are written
-inline in the methods of :class:`PostgresStore`, so they are repeated here verbatim;
-a change to one must be made to the other (``test_async_postgres_store.py`` checks that
-both stores see each other's writes on one schema).
+Many receivers and workers on many machines share one state. How each guarantee of the
+:class:`~norce_integration.stores.Store` protocol holds across machines:
+
+* **Inbox claims**: one ``UPDATE … FROM (SELECT … FOR UPDATE SKIP LOCKED)`` statement
+  leases a batch. Concurrent claimers skip each other's rows instead of waiting, and a
+  row committed by another claimer meanwhile is re-checked against the claim condition
+  before it is taken, so no item is handed to two claimers while its lease runs. A dead
+  worker's items become claimable again when their lease ends.
+* **In-flight locks** (one import per kind and account, one full import at a time): a
+  row per (kind, account) with an expiry, taken by one ``INSERT … ON CONFLICT DO UPDATE
+  … WHERE`` statement. No session state is involved, so pooled connections (and
+  connection poolers in transaction mode) are fine, and a holder that dies leaves a lock
+  that lapses after its TTL instead of one that dies with a connection.
+* **Watermarks**: compare-and-set in one ``UPDATE … WHERE value = expected`` (or one
+  ``INSERT … ON CONFLICT DO NOTHING`` for the first value). Watermark text compares with
+  the ``"C"`` collation, i.e. code point order as in Python and SQLite.
+* **Time**: leases, windows and TTLs use the *database server's* clock
+  (``statement_timestamp()``), so hosts with skewed clocks agree. Tests may pass
+  ``clock`` to drive time by hand, as with :class:`~norce_integration.stores.SqliteStore`.
+* **Schema**: tables live in one schema (``norce_integration`` unless told otherwise),
+  created and migrated on open under ``pg_advisory_xact_lock`` so several processes may
+  start at once; a ``schema_version`` table records the version and a newer schema is
+  refused, never downgraded.
+* **Commits**: what must survive a server crash (an acknowledged webhook, a job id, a
+  watermark, a lock) waits for the WAL flush; progress that is safe to redo (claims,
+  acks, dedup keys) does not, unless ``durable_progress=True``.
+* **Connections**: a :mod:`psycopg_pool` pool of autocommit connections;
+  multi-statement methods run in an explicit transaction. A statement that fails because
+  its pooled connection went stale (a server restart, an idle timeout on a proxy) is
+  retried on a fresh connection (``retries`` times); deadlocks and
+  serialization failures are retried the same way.
 
 Errors: every driver error becomes a :class:`~norce_integration.StoreError` naming the
 operation and the server (host, port, database, schema), never the password.
+
+psycopg is an optional dependency (``pip install norce-integration[postgres]``); it is
+imported when a store is created, so ``import norce_integration`` works without it.
 """
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import logging
 import os
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from .._concurrency import async_sleep
 from .._exceptions import ConfigurationError, StoreError, redact
-from ._postgres import (
-    _INBOX_COLUMNS,
-    _JOB_COLUMNS,
-    _KEY_CHUNK,
-    _LETTER_COLUMNS,
-    _PROBE_CHUNK,
-    _PROBE_DEPTH,
-    _SCHEMA_NAME,
-    _SPOOL_COLUMNS,
-    DEFAULT_SCHEMA,
-    DSN_ENV,
-    MIGRATIONS,
-    SCHEMA_ENV,
-    _aware,
-    _chunks,
-    _inbox,
-    _job,
-    _letter,
-    _load_driver,
-    _spool,
-    _Transient,
-    _utc,
-    _utc_opt,
-    list_jobs_sql,
-)
-from ._protocol import (
+from . import _pg_sql as sql
+from ._models import (
     FINAL_STATUSES,
     DeadLetter,
     FullImportRecord,
@@ -68,11 +71,19 @@ from ._protocol import (
 
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable
+
     import psycopg
     from psycopg_pool import AsyncConnectionPool
 
     AsyncConnection = psycopg.AsyncConnection[tuple[Any, ...]]
     AsyncCursor = psycopg.AsyncCursor[tuple[Any, ...]]
+    # unasync: async-only
+    Work = Callable[[AsyncConnection], Awaitable["T"]]
+    # unasync: end
+    # unasync: sync-only
+    # Work = Callable[[Connection], "T"]
+    # unasync: end
 
 
 __all__ = ["AsyncPostgresStore"]
@@ -84,35 +95,97 @@ T = TypeVar("T")
 Params = Mapping[str, Any] | Sequence[Any] | None
 
 
-class AsyncPostgresStore:
-    """The :class:`~norce_integration.stores.AsyncStore` on PostgreSQL, for asyncio.
+def _load_driver() -> tuple[Any, Any]:
+    """``(psycopg, psycopg_pool)``, or a :class:`ConfigurationError` saying what to install."""
+    try:
+        import psycopg  # noqa: PLC0415 - optional dependency, imported on first use
+        import psycopg_pool  # noqa: PLC0415
+    except ImportError as exc:
+        msg = (
+            f"PostgresStore needs psycopg 3 and psycopg-pool ({exc}); install them with "
+            f"{sql.INSTALL_HINT}"
+        )
+        raise ConfigurationError(msg) from exc
+    return psycopg, psycopg_pool
 
-    Open it with :meth:`open` (which connects, migrates and opens the pool) and close it
-    with :meth:`aclose`, or use it as an async context manager:
+
+class _Transient(Exception):
+    """A failure worth one more try on a fresh connection (carries the driver error)."""
+
+    def __init__(self, cause: BaseException) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+
+
+class AsyncPostgresStore:
+    """The store on PostgreSQL, shared by many processes (see
+    :class:`~norce_integration.stores.AsyncStore`).
+
+    The asyncio store is opened with :meth:`open` (connect, migrate, open the pool) or as
+    an async context manager; the blocking :class:`~norce_integration.stores.PostgresStore`
+    does the same in its constructor.
 
     Example:
         >>> async with await AsyncPostgresStore.open(dsn) as store:  # doctest: +SKIP
         ...     await store.inbox_append("key", "ProductChangedNotification", b"{}")
+        >>> store = PostgresStore("postgresql://norce@db.internal/integration")  # doctest: +SKIP
+        >>> store = PostgresStore.from_env()  # NORCE_STORE_DSN  # doctest: +SKIP
+        >>> store.close()  # doctest: +SKIP
 
-    The arguments are those of :class:`~norce_integration.stores.PostgresStore` (see
-    there); ``max_size`` bounds the connections the tasks using the store share.
+    Args:
+        dsn: a libpq connection string, URI (``postgresql://user:pw@host:5432/db``) or
+            ``key=value`` form. Unset parts fall back to libpq's ``PG*`` variables.
+        schema: the schema holding the tables; created if missing. Several integrations
+            (or test runs) can share one database with different schemas.
+        min_size: connections the pool keeps open.
+        max_size: the most connections the pool opens (size it to the threads that use
+            the store at once: receiver writer, workers, trackers).
+        pool_timeout: seconds a call waits for a free connection (or for the server to
+            become reachable) before it fails.
+        connect_timeout: seconds one connection attempt may take.
+        retries: extra attempts, on a fresh connection, after a statement failed because
+            its connection was lost, or after a deadlock or serialization failure. (If
+            the connection died just after the server committed, the retry finds its own
+            write: ``insert_job`` then returns ``False``, a compare-and-set ``False``,
+            an append ``False`` — as if another process had been first — and a dead letter
+            may be stored twice.)
+        retry_wait: seconds before the second retry (doubling after it; the first retry is
+            immediate because a stale pooled connection is the usual cause).
+        max_idle: seconds an idle pooled connection is kept beyond ``min_size``.
+        max_lifetime: seconds after which a pooled connection is replaced.
+        prepare_threshold: executions of a statement after which psycopg prepares it on
+            that connection; ``None`` never prepares (for PgBouncer in transaction mode
+            before 1.21).
+        application_name: shown in ``pg_stat_activity`` unless the DSN sets one.
+        durable_progress: make every commit wait for the WAL flush. By default the
+            commits that only record progress (inbox claims, acks, releases and reclaims,
+            dedup keys, purges) do not (``synchronous_commit = off`` for that transaction):
+            a crash of the *server* may forget the last fraction of a second of them, which
+            at worst hands an event out again or lets one redelivery through (delivery is
+            at-least-once anyway), and an ack costs a round trip instead of a disk flush.
+            Appends, jobs, watermarks, full imports, item versions, dead letters, spool
+            entries and in-flight locks always wait for the flush.
+        clock: seconds since the epoch for leases, windows and TTLs. ``None`` (the
+            default) uses the database server's clock, so hosts agree whatever their own
+            clocks say; tests pass a manual clock.
 
     Every method raises :class:`~norce_integration.StoreError` when PostgreSQL fails or
-    cannot be reached, before :meth:`open` finished, or after :meth:`aclose`; no psycopg
-    exception escapes.
+    cannot be reached, before the store is open, or after closing; no psycopg exception
+    escapes.
 
     Raises:
         ConfigurationError: psycopg is not installed, the DSN cannot be parsed, or an
-            argument is invalid (from the constructor, which does no I/O).
-        StoreError: from :meth:`open`: the server cannot be reached, the schema cannot be
-            created or migrated, or it was written by a newer SDK.
+            argument is invalid.
+        StoreError: (:meth:`open`, and the blocking store's constructor) the server cannot
+            be reached, the schema cannot be created or migrated, or it was written by a
+            newer SDK.
     """
 
     def __init__(
         self,
         dsn: str,
         *,
-        schema: str = DEFAULT_SCHEMA,
+        schema: str = sql.DEFAULT_SCHEMA,
         min_size: int = 1,
         max_size: int = 10,
         pool_timeout: float = 30.0,
@@ -130,7 +203,7 @@ class AsyncPostgresStore:
         self._psycopg = psycopg
         self._psycopg_pool = psycopg_pool
         self._password = ""
-        if not _SCHEMA_NAME.match(schema):
+        if not sql.SCHEMA_NAME.match(schema):
             msg = f"schema must be a plain identifier (letters, digits, _), got {schema!r}"
             raise ConfigurationError(msg, setting="schema")
         if min_size < 0 or max_size < max(1, min_size):
@@ -140,7 +213,7 @@ class AsyncPostgresStore:
             params = psycopg.conninfo.conninfo_to_dict(dsn)
         except psycopg.Error as exc:
             msg = f"the PostgreSQL DSN cannot be parsed: {self._scrub(str(exc), dsn)}"
-            raise ConfigurationError(msg, setting=DSN_ENV) from None
+            raise ConfigurationError(msg, setting=sql.DSN_ENV) from None
         self._password = str(params.get("password") or "")
         self.schema = schema
         self.host = str(params.get("host") or os.environ.get("PGHOST") or "localhost")
@@ -177,6 +250,9 @@ class AsyncPostgresStore:
         self._operational = psycopg.OperationalError
         self._retryable = (psycopg.errors.SerializationFailure, psycopg.errors.DeadlockDetected)
         self._pool_timeout_error = psycopg_pool.PoolTimeout
+        # unasync: sync-only
+        # self._start()  # the blocking store connects in its constructor
+        # unasync: end
 
     # ------------------------------------------------------------------ construction
 
@@ -185,7 +261,7 @@ class AsyncPostgresStore:
         """Connect, create or migrate the schema, and open the pool.
 
         Args:
-            dsn: as :class:`~norce_integration.stores.PostgresStore`.
+            dsn: as the constructor.
             **kwargs: any other constructor argument.
 
         Raises:
@@ -201,22 +277,27 @@ class AsyncPostgresStore:
     async def from_env(cls, **kwargs: Any) -> AsyncPostgresStore:
         """An opened store on ``NORCE_STORE_DSN`` (schema from ``NORCE_STORE_SCHEMA``).
 
+        Args:
+            **kwargs: any other constructor argument.
+
         Raises:
             ConfigurationError: ``NORCE_STORE_DSN`` is unset or empty, or as the constructor.
             StoreError: as :meth:`open`.
         """
-        dsn = os.environ.get(DSN_ENV, "").strip()
+        dsn = os.environ.get(sql.DSN_ENV, "").strip()
         if not dsn:
             msg = "set it to the PostgreSQL connection string of the shared store"
-            raise ConfigurationError(msg, setting=DSN_ENV)
-        schema = os.environ.get(SCHEMA_ENV, "").strip()
+            raise ConfigurationError(msg, setting=sql.DSN_ENV)
+        schema = os.environ.get(sql.SCHEMA_ENV, "").strip()
         if schema and "schema" not in kwargs:
             kwargs["schema"] = schema
         return await cls.open(dsn, **kwargs)
 
     async def _start(self) -> None:
-        if self._pool is not None or self._closed:
-            msg = f"{self!r} was already opened"
+        if self._pool is not None:
+            return  # already open (the blocking store opens in its constructor)
+        if self._closed:
+            msg = f"{self!r} is closed"
             raise StoreError(msg)
         # Connect once directly: migrations need one connection, and a direct attempt
         # reports *why* the server is unreachable (the pool would only time out).
@@ -224,7 +305,7 @@ class AsyncPostgresStore:
         pool: AsyncConnectionPool[Any] = self._psycopg_pool.AsyncConnectionPool(
             self._conninfo,
             configure=self._configure,
-            name=f"norce-async-store-{self.schema}",
+            name=f"norce-store-{self.schema}",
             open=False,
             **self._pool_options,
         )
@@ -238,7 +319,7 @@ class AsyncPostgresStore:
 
     def __repr__(self) -> str:
         return (
-            f"AsyncPostgresStore(host={self.host!r}, port={self.port}, "
+            f"{type(self).__name__}(host={self.host!r}, port={self.port}, "
             f"dbname={self.dbname!r}, schema={self.schema!r})"
         )
 
@@ -261,16 +342,24 @@ class AsyncPostgresStore:
 
     @property
     def closed(self) -> bool:
-        """True after :meth:`aclose`."""
+        """True after closing."""
         return self._closed
 
+    # unasync: async-only
     async def schema_version(self) -> int:
         """The schema version of the database."""
-        row = await self._one(
-            "read the schema version", "SELECT MAX(version) FROM {s}.schema_version"
-        )
+        row = await self._one("read the schema version", sql.SCHEMA_VERSION)
         return int(row[0] or 0) if row is not None else 0
 
+    # unasync: end
+    # unasync: sync-only
+    # @property
+    # def schema_version(self) -> int:
+    #     """The schema version of the database."""
+    #     row = self._one("read the schema version", sql.SCHEMA_VERSION)
+    #     return int(row[0] or 0) if row is not None else 0
+    #
+    # unasync: end
     # ------------------------------------------------------------------ plumbing
 
     @property
@@ -296,9 +385,8 @@ class AsyncPostgresStore:
             )
         else:
             detail = f"{type(cause).__name__}: {cause}".strip()
-        return StoreError(
-            f"AsyncPostgresStore: cannot {what} ({self._where}): {self._scrub(detail)}"
-        )
+        name = type(self).__name__
+        return StoreError(f"{name}: cannot {what} ({self._where}): {self._scrub(detail)}")
 
     def _q(self, template: str) -> str:
         """The SQL of ``template`` for this store: ``{s}`` is the schema, ``{now}`` the time."""
@@ -317,7 +405,7 @@ class AsyncPostgresStore:
 
     async def _configure(self, conn: AsyncConnection) -> None:
         # Timestamps come back in UTC; the records want UTC anyway.
-        await conn.execute("SET TIME ZONE 'UTC'")
+        await conn.execute(sql.SET_UTC)
 
     async def _connect(self) -> AsyncConnection:
         conn: AsyncConnection = await self._psycopg.AsyncConnection.connect(
@@ -340,7 +428,7 @@ class AsyncPostgresStore:
                 attempt += 1
                 if attempt > self._retries:
                     raise self._error("connect", exc) from None
-                await asyncio.sleep(min(5.0, self._retry_wait * 2 ** (attempt - 1)))
+                await async_sleep(min(5.0, self._retry_wait * 2 ** (attempt - 1)))
             except self._errors as exc:
                 raise self._error("connect", exc) from None
         try:
@@ -352,39 +440,26 @@ class AsyncPostgresStore:
 
     async def _migrate(self, conn: AsyncConnection) -> None:
         async with conn.transaction():
-            # The same advisory lock as PostgresStore: migrations of one schema are
-            # serialised across processes and across both stores; released at commit.
-            await conn.execute(
-                "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
-                (f"norce-integration migrate {self.schema}",),
-            )
-            await conn.execute(self._q("CREATE SCHEMA IF NOT EXISTS {s}"))
-            await conn.execute(
-                self._q(
-                    "CREATE TABLE IF NOT EXISTS {s}.schema_version (version INTEGER PRIMARY KEY, "
-                    "applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
-                )
-            )
-            cur = await conn.execute(self._q("SELECT MAX(version) FROM {s}.schema_version"))
-            row = await cur.fetchone()
+            # Serialises migrations of this schema across processes (and across the
+            # blocking and asyncio stores); released at commit.
+            await conn.execute(sql.MIGRATION_LOCK, (f"norce-integration migrate {self.schema}",))
+            await conn.execute(self._q(sql.CREATE_SCHEMA))
+            await conn.execute(self._q(sql.CREATE_SCHEMA_VERSION))
+            row = await (await conn.execute(self._q(sql.SCHEMA_VERSION))).fetchone()
             current = int(row[0] or 0) if row is not None else 0
-            if current > len(MIGRATIONS):
+            if current > len(sql.MIGRATIONS):
                 msg = (
                     f"{self._where} has schema version {current}; this SDK knows up to "
-                    f"{len(MIGRATIONS)}. Upgrade norce-integration."
+                    f"{len(sql.MIGRATIONS)}. Upgrade norce-integration."
                 )
                 raise StoreError(msg)
-            for version in range(current + 1, len(MIGRATIONS) + 1):
-                for statement in MIGRATIONS[version - 1]:
+            for version in range(current + 1, len(sql.MIGRATIONS) + 1):
+                for statement in sql.MIGRATIONS[version - 1]:
                     await conn.execute(self._q(statement))
-                await conn.execute(
-                    self._q("INSERT INTO {s}.schema_version (version) VALUES (%s)"), (version,)
-                )
+                await conn.execute(self._q(sql.INSERT_SCHEMA_VERSION), (version,))
                 log.info("migrated %s to schema version %d", self._where, version)
 
-    async def _attempt(
-        self, pool: AsyncConnectionPool[Any], fn: Callable[[AsyncConnection], Awaitable[T]]
-    ) -> T:
+    async def _attempt(self, pool: AsyncConnectionPool[Any], fn: Work[T]) -> T:
         async with pool.connection() as conn:
             try:
                 return await fn(conn)
@@ -397,7 +472,8 @@ class AsyncPostgresStore:
 
     async def _check_pool(self, exc: BaseException) -> None:
         log.warning(
-            "AsyncPostgresStore: retrying after a lost connection or conflict (%s): %s",
+            "%s: retrying after a lost connection or conflict (%s): %s",
+            type(self).__name__,
             self._where,
             self._scrub(str(exc)),
         )
@@ -409,7 +485,7 @@ class AsyncPostgresStore:
         except self._errors:  # the server may still be down; the retry will tell
             log.debug("pool check failed", exc_info=True)
 
-    async def _run(self, what: str, fn: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+    async def _run(self, what: str, fn: Work[T]) -> T:
         """Run ``fn`` on a pooled connection; retry transient failures; wrap errors."""
         if self._closed:
             msg = f"{self!r} is closed"
@@ -428,7 +504,7 @@ class AsyncPostgresStore:
                     raise self._error(what, exc) from exc.cause
                 await self._check_pool(exc)
                 if attempt > 1:  # the first retry is immediate: a stale connection
-                    await asyncio.sleep(min(5.0, self._retry_wait * 2 ** (attempt - 2)))
+                    await async_sleep(min(5.0, self._retry_wait * 2 ** (attempt - 2)))
             except (self._errors, self._pool_timeout_error) as exc:
                 raise self._error(what, exc) from exc
 
@@ -472,7 +548,7 @@ class AsyncPostgresStore:
     async def _relaxed(conn: AsyncConnection, query: str, params: Params) -> AsyncCursor:
         """One statement in a transaction that does not wait for the WAL flush (pipelined)."""
         async with conn.pipeline(), conn.transaction():
-            await conn.execute("SET LOCAL synchronous_commit TO off")
+            await conn.execute(sql.RELAXED_COMMIT)
             # Results are read after the block: leaving it syncs the pipeline.
             return await conn.execute(query, params)
 
@@ -480,15 +556,10 @@ class AsyncPostgresStore:
 
     async def get_watermark(self, kind: str, account_id: int, source: str) -> Watermark | None:
         """See :meth:`Store.get_watermark`."""
-        row = await self._one(
-            "read a watermark",
-            "SELECT value, version, updated_at FROM {s}.watermarks "
-            "WHERE kind = %s AND account_id = %s AND source = %s",
-            (kind, account_id, source),
-        )
+        row = await self._one("read a watermark", sql.GET_WATERMARK, (kind, account_id, source))
         if row is None:
             return None
-        return Watermark(kind, account_id, source, row[0], row[1], _utc(row[2]))
+        return Watermark(kind, account_id, source, row[0], row[1], sql.utc(row[2]))
 
     async def compare_and_set_watermark(
         self,
@@ -509,28 +580,8 @@ class AsyncPostgresStore:
             new=new,
             back=allow_backwards,
         )
-        if expected is None:
-            return (
-                await self._count(
-                    "set a watermark",
-                    "INSERT INTO {s}.watermarks (kind, account_id, source, value, version, "
-                    "updated_at) VALUES (%(kind)s, %(account)s, %(source)s, %(new)s, 1, {now}) "
-                    "ON CONFLICT (kind, account_id, source) DO NOTHING",
-                    params,
-                )
-                > 0
-            )
-        return (
-            await self._count(
-                "set a watermark",
-                "UPDATE {s}.watermarks SET value = %(new)s, version = version + 1, "
-                "updated_at = {now} WHERE kind = %(kind)s AND account_id = %(account)s "
-                "AND source = %(source)s AND value = %(expected)s "
-                "AND (%(back)s OR %(new)s >= value)",
-                params,
-            )
-            > 0
-        )
+        statement = sql.FIRST_WATERMARK if expected is None else sql.NEXT_WATERMARK
+        return await self._count("set a watermark", statement, params) > 0
 
     # ------------------------------------------------------------------ tracked jobs
 
@@ -543,7 +594,7 @@ class AsyncPostgresStore:
                 o.seen_at,
                 o.status.value,
                 o.status_id,
-                _aware(o.last_updated),
+                sql.aware(o.last_updated),
                 o.source,
                 o.note,
             )
@@ -551,21 +602,11 @@ class AsyncPostgresStore:
         ]
         if rows:
             async with conn.cursor() as cur:
-                await cur.executemany(
-                    self._q(
-                        "INSERT INTO {s}.job_history (job_id, seen_at, status, status_id, "
-                        "last_updated, source, note) VALUES (%s, %s, %s, %s, %s, %s, %s)"
-                    ),
-                    rows,
-                )
+                await cur.executemany(self._q(sql.INSERT_HISTORY), rows)
 
     async def insert_job(self, job: TrackedJob) -> bool:
         """See :meth:`Store.insert_job`."""
-        query = self._q(
-            f"INSERT INTO {{s}}.jobs ({_JOB_COLUMNS}) VALUES ("  # noqa: S608 - fixed columns
-            + ", ".join(["%s"] * 21)
-            + ") ON CONFLICT (job_id) DO NOTHING"
-        )
+        query = self._q(sql.INSERT_JOB)
         values = (
             job.job_id,
             job.kind,
@@ -582,9 +623,9 @@ class AsyncPostgresStore:
             job.inserts,
             job.updates,
             job.fail,
-            _aware(job.started_at),
-            _aware(job.finished_at),
-            _aware(job.last_updated),
+            sql.aware(job.started_at),
+            sql.aware(job.finished_at),
+            sql.aware(job.last_updated),
             job.polls,
             job.rerun_of,
             job.superseded_by,
@@ -616,18 +657,8 @@ class AsyncPostgresStore:
         if observation is not None and observation.job_id != job_id:
             msg = f"observation of job {observation.job_id} recorded for job {job_id}"
             raise ValueError(msg)
-        select = self._q("SELECT status FROM {s}.jobs WHERE job_id = %s FOR UPDATE")
-        update = self._q(
-            "UPDATE {s}.jobs SET status = %(status)s, "
-            "status_id = CASE WHEN %(changeable)s THEN COALESCE(%(status_id)s, status_id) "
-            "ELSE status_id END, "
-            "totals = COALESCE(%(totals)s, totals), inserts = COALESCE(%(inserts)s, inserts), "
-            "updates = COALESCE(%(updates)s, updates), fail = COALESCE(%(fail)s, fail), "
-            "started_at = COALESCE(%(started_at)s, started_at), "
-            "finished_at = COALESCE(finished_at, %(finished_at)s), "
-            "last_updated = COALESCE(%(last_updated)s, last_updated), "
-            "polls = polls + %(add_polls)s WHERE job_id = %(job_id)s"
-        )
+        select = self._q(sql.LOCK_JOB_STATUS)
+        update = self._q(sql.UPDATE_JOB)
 
         async def run(conn: AsyncConnection) -> TrackedJob | None:
             async with conn.transaction():
@@ -652,11 +683,11 @@ class AsyncPostgresStore:
                         "inserts": inserts,
                         "updates": updates,
                         "fail": fail,
-                        "started_at": _aware(started_at),
-                        "finished_at": _aware(finished_at),
+                        "started_at": sql.aware(started_at),
+                        "finished_at": sql.aware(finished_at),
                         "last_updated": None
                         if observation is None
-                        else _aware(observation.last_updated),
+                        else sql.aware(observation.last_updated),
                         "add_polls": add_polls,
                         "job_id": job_id,
                     },
@@ -669,40 +700,27 @@ class AsyncPostgresStore:
         self, conn: AsyncConnection, job_id: int, *, with_history: bool
     ) -> TrackedJob | None:
         if not with_history:
-            cur = await conn.execute(
-                self._q(f"SELECT {_JOB_COLUMNS} FROM {{s}}.jobs WHERE job_id = %s"),  # noqa: S608
-                (job_id,),
-            )
+            cur = await conn.execute(self._q(sql.GET_JOB), (job_id,))
             row = await cur.fetchone()
-            return None if row is None else _job(row)
-        # One statement, so the job and its history come from one snapshot.
-        cur = await conn.execute(
-            self._q(
-                "SELECT "
-                + ", ".join(f"j.{c.strip()}" for c in _JOB_COLUMNS.split(","))
-                + ", h.seen_at, h.status, h.status_id, h.last_updated, h.source, h.note "
-                "FROM {s}.jobs j LEFT JOIN {s}.job_history h ON h.job_id = j.job_id "
-                "WHERE j.job_id = %s ORDER BY h.seq"
-            ),
-            (job_id,),
-        )
+            return None if row is None else sql.job(row)
+        cur = await conn.execute(self._q(sql.GET_JOB_WITH_HISTORY), (job_id,))
         rows = await cur.fetchall()
         if not rows:
             return None
         history = tuple(
             JobObservation(
                 job_id=job_id,
-                seen_at=_utc(r[21]),
+                seen_at=sql.utc(r[21]),
                 status=TrackedStatus(r[22]),
                 status_id=r[23],
-                last_updated=_utc_opt(r[24]),
+                last_updated=sql.utc_opt(r[24]),
                 source=r[25],
                 note=r[26],
             )
             for r in rows
             if r[21] is not None
         )
-        return _job(rows[0][:21], history)
+        return sql.job(rows[0][:21], history)
 
     async def get_job(self, job_id: int, *, with_history: bool = True) -> TrackedJob | None:
         """See :meth:`Store.get_job`."""
@@ -723,7 +741,7 @@ class AsyncPostgresStore:
         limit: int | None = None,
     ) -> list[TrackedJob]:
         """See :meth:`Store.list_jobs`."""
-        query = list_jobs_sql(
+        query = sql.list_jobs_sql(
             kind=kind,
             account_id=account_id,
             statuses=statuses,
@@ -733,8 +751,8 @@ class AsyncPostgresStore:
         )
         if query is None:
             return []
-        sql, params = query
-        return [_job(row) for row in await self._all("list jobs", sql, params)]
+        statement, params = query
+        return [sql.job(row) for row in await self._all("list jobs", statement, params)]
 
     async def unresolved_jobs(
         self, *, kind: str | None = None, account_id: int | None = None
@@ -760,63 +778,37 @@ class AsyncPostgresStore:
         values = [TrackedStatus(s).value for s in statuses]
         if not values:
             return []
-        # One statement: the jobs marked and their history entries cannot diverge.
         params = self._p(
             superseded=TrackedStatus.SUPERSEDED.value,
             by=by_job_id,
             kind=kind,
             account=account_id,
-            before=_aware(submitted_before),
+            before=sql.aware(submitted_before),
             statuses=values,
             note=f"superseded by successful full import {by_job_id}",
         )
-        rows = await self._all(
-            "mark jobs superseded",
-            "WITH marked AS (UPDATE {s}.jobs SET status = %(superseded)s, superseded_by = %(by)s "
-            "WHERE kind = %(kind)s AND account_id = %(account)s AND submitted_at < %(before)s "
-            "AND job_id <> %(by)s AND status = ANY(%(statuses)s) RETURNING job_id), "
-            "logged AS (INSERT INTO {s}.job_history (job_id, seen_at, status, status_id, "
-            "last_updated, source, note) SELECT job_id, {now}, %(superseded)s, NULL, NULL, "
-            "'local', %(note)s FROM marked ORDER BY job_id) "
-            "SELECT job_id FROM marked ORDER BY job_id",
-            params,
-        )
+        rows = await self._all("mark jobs superseded", sql.MARK_SUPERSEDED, params)
         return [int(r[0]) for r in rows]
 
     # ------------------------------------------------------------------ full imports
 
     async def get_last_full_import(self, kind: str, account_id: int) -> FullImportRecord | None:
         """See :meth:`Store.get_last_full_import`."""
-        row = await self._one(
-            "read the last full import",
-            "SELECT job_id, finished_at, item_count FROM {s}.full_imports "
-            "WHERE kind = %s AND account_id = %s",
-            (kind, account_id),
-        )
+        row = await self._one("read the last full import", sql.GET_FULL_IMPORT, (kind, account_id))
         if row is None:
             return None
-        return FullImportRecord(kind, account_id, row[0], _utc(row[1]), row[2])
+        return FullImportRecord(kind, account_id, row[0], sql.utc(row[1]), row[2])
 
     async def set_last_full_import(self, record: FullImportRecord) -> bool:
         """See :meth:`Store.set_last_full_import`."""
-        return (
-            await self._count(
-                "record a full import",
-                "INSERT INTO {s}.full_imports (kind, account_id, job_id, finished_at, item_count) "
-                "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (kind, account_id) DO UPDATE SET "
-                "job_id = excluded.job_id, finished_at = excluded.finished_at, "
-                "item_count = excluded.item_count "
-                "WHERE excluded.finished_at >= full_imports.finished_at",
-                (
-                    record.kind,
-                    record.account_id,
-                    record.job_id,
-                    record.finished_at,
-                    record.item_count,
-                ),
-            )
-            > 0
+        values = (
+            record.kind,
+            record.account_id,
+            record.job_id,
+            record.finished_at,
+            record.item_count,
         )
+        return await self._count("record a full import", sql.SET_FULL_IMPORT, values) > 0
 
     # ------------------------------------------------------------------ item versions
 
@@ -825,25 +817,21 @@ class AsyncPostgresStore:
         result: dict[str, ItemVersion] = {}
         if not keys:
             return result
-        query = self._q(
-            "SELECT v.item_key, v.fingerprint, v.version FROM unnest(%b::text[]) AS k(key) "
-            "CROSS JOIN LATERAL (SELECT item_key, fingerprint, version FROM {s}.item_versions "
-            'WHERE kind = %s AND item_key = k.key COLLATE "C" OFFSET 0) AS v'
-        )
+        query = self._q(sql.GET_VERSIONS)
         ordered = sorted(set(keys))
 
         async def run(conn: AsyncConnection) -> dict[str, ItemVersion]:
             result.clear()  # a retry starts over
-            if len(ordered) <= _PROBE_CHUNK:
+            if len(ordered) <= sql.PROBE_CHUNK:
                 cur = await conn.execute(query, (ordered, kind))
                 for key, fingerprint, version in await cur.fetchall():
                     result[key] = ItemVersion(fingerprint, version)
                 return result
-            for window in _chunks(ordered, _PROBE_CHUNK * _PROBE_DEPTH):
+            for window in sql.chunks(ordered, sql.PROBE_CHUNK * sql.PROBE_DEPTH):
                 async with conn.pipeline():
                     cursors = [
                         await conn.cursor().execute(query, (list(chunk), kind))
-                        for chunk in _chunks(window, _PROBE_CHUNK)
+                        for chunk in sql.chunks(window, sql.PROBE_CHUNK)
                     ]
                     for cur in cursors:
                         for key, fingerprint, version in await cur.fetchall():
@@ -857,18 +845,12 @@ class AsyncPostgresStore:
         """See :meth:`Store.put_item_versions` (sorted keys, 20 000 per statement)."""
         if not versions:
             return
-        query = self._q(
-            "INSERT INTO {s}.item_versions (kind, item_key, fingerprint, version) "
-            "SELECT %s, k, f, v FROM unnest(%b::text[], %b::text[], %b::text[]) AS t(k, f, v) "
-            "ON CONFLICT (kind, item_key) DO UPDATE SET fingerprint = excluded.fingerprint, "
-            "version = excluded.version WHERE (item_versions.fingerprint, item_versions.version) "
-            "IS DISTINCT FROM (excluded.fingerprint, excluded.version)"
-        )
+        query = self._q(sql.PUT_VERSIONS)
         ordered = sorted(versions)
 
         async def run(conn: AsyncConnection) -> None:
             async with conn.transaction(), conn.cursor() as cur:
-                for chunk in _chunks(ordered, _KEY_CHUNK):
+                for chunk in sql.chunks(ordered, sql.KEY_CHUNK):
                     await cur.execute(
                         query,
                         (
@@ -885,13 +867,13 @@ class AsyncPostgresStore:
         """See :meth:`Store.delete_item_versions`."""
         if not keys:
             return 0
-        query = self._q("DELETE FROM {s}.item_versions WHERE kind = %s AND item_key = ANY(%b)")
+        query = self._q(sql.DELETE_VERSIONS)
         ordered = sorted(set(keys))
 
         async def run(conn: AsyncConnection) -> int:
             deleted = 0
             async with conn.transaction(), conn.cursor() as cur:
-                for chunk in _chunks(ordered, _KEY_CHUNK):
+                for chunk in sql.chunks(ordered, sql.KEY_CHUNK):
                     await cur.execute(query, (kind, list(chunk)))
                     deleted += cur.rowcount
             return deleted
@@ -900,25 +882,76 @@ class AsyncPostgresStore:
 
     async def count_item_versions(self, kind: str) -> int:
         """See :meth:`Store.count_item_versions`."""
-        row = await self._one(
-            "count item versions", "SELECT COUNT(*) FROM {s}.item_versions WHERE kind = %s", (kind,)
-        )
+        row = await self._one("count item versions", sql.COUNT_VERSIONS, (kind,))
         return int(row[0]) if row is not None else 0
 
     # ------------------------------------------------------------------ webhook inbox
 
     async def inbox_append(self, dedup_key: str, event_type: str, payload: bytes) -> bool:
         """See :meth:`Store.inbox_append`."""
-        return (
-            await self._count(
-                "append to the inbox",
-                "INSERT INTO {s}.inbox (dedup_key, event_type, payload, received_at, status, "
-                "available_at) VALUES (%(key)s, %(type)s, %(payload)s, {now}, 'pending', {now}) "
-                "ON CONFLICT (dedup_key) DO NOTHING",
-                self._p(key=dedup_key, type=event_type, payload=bytes(payload)),
+        params = self._p(key=dedup_key, type=event_type, payload=bytes(payload))
+        return await self._count("append to the inbox", sql.INBOX_APPEND, params) > 0
+
+    async def inbox_append_many(
+        self, entries: Sequence[tuple[str | None, str, str, bytes]], *, window: float
+    ) -> list[bool]:
+        """Append many events in one transaction, each checked against a dedup window.
+
+        :meth:`inbox_write` without dead letters; kept for callers of earlier versions.
+        An entry whose inbox key exists already is not stored either (``False``).
+
+        Raises:
+            StoreError: the transaction failed; nothing was written.
+        """
+        return (await self.inbox_write(entries, window=window))[0]
+
+    async def inbox_write(
+        self,
+        entries: Sequence[tuple[str | None, str, str, bytes]],
+        *,
+        window: float,
+        letters: Sequence[tuple[str, str | None, bytes, str]] = (),
+    ) -> tuple[list[bool], list[int]]:
+        """See :meth:`Store.inbox_write` (one pipelined statement per entry, one commit)."""
+        if not entries and not letters:
+            return [], []
+        append = self._q(sql.INBOX_WRITE)
+        letter = self._q(sql.PUT_LETTER_NOW)
+        rows = [
+            self._p(
+                dedup=dedup if window > 0 else None,
+                window=float(window),
+                key=key,
+                type=event_type,
+                payload=bytes(payload),
             )
-            > 0
-        )
+            for dedup, key, event_type, payload in entries
+        ]
+        letter_rows = [
+            self._p(source=source, key=key, payload=bytes(payload), error=error)
+            for source, key, payload, error in letters
+        ]
+
+        async def results(cur: AsyncCursor) -> list[tuple[Any, ...] | None]:
+            found = []
+            while True:
+                found.append(await cur.fetchone())
+                if not cur.nextset():
+                    return found
+
+        async def run(conn: AsyncConnection) -> tuple[list[bool], list[int]]:
+            stored: list[bool] = []
+            ids: list[int] = []
+            async with conn.transaction(), conn.cursor() as cur:
+                if rows:
+                    await cur.executemany(append, rows, returning=True)
+                    stored = [row is not None for row in await results(cur)]
+                if letter_rows:
+                    await cur.executemany(letter, letter_rows, returning=True)
+                    ids = [int(row[0]) for row in await results(cur) if row is not None]
+            return stored, ids
+
+        return await self._run("append to the inbox", run)
 
     async def inbox_claim(self, owner: str, *, limit: int, lease: float) -> list[InboxItem]:
         """See :meth:`Store.inbox_claim` (``FOR UPDATE SKIP LOCKED``)."""
@@ -926,111 +959,84 @@ class AsyncPostgresStore:
             return []
         rows = await self._all(
             "claim inbox items",
-            "WITH picked AS (SELECT item_id FROM {s}.inbox WHERE status <> 'done' AND "
-            "((status = 'pending' AND available_at <= {now}) OR "
-            "(status = 'leased' AND lease_expires_at <= {now})) "
-            "ORDER BY item_id LIMIT %(limit)s FOR UPDATE SKIP LOCKED) "
-            "UPDATE {s}.inbox AS i SET status = 'leased', lease_owner = %(owner)s, "
-            "lease_expires_at = {now} + %(lease)s * interval '1 second', "
-            "attempts = i.attempts + 1 FROM picked WHERE i.item_id = picked.item_id "
-            "RETURNING i.item_id, i.dedup_key, i.event_type, i.payload, i.received_at, "
-            "i.status, i.attempts, i.lease_owner, i.lease_expires_at, i.available_at, "
-            "i.last_error",
+            sql.INBOX_CLAIM,
             self._p(owner=owner, limit=int(limit), lease=float(lease)),
             relaxed=True,
         )
-        return sorted((_inbox(row) for row in rows), key=lambda i: i.item_id)
+        return sorted((sql.inbox(row) for row in rows), key=lambda i: i.item_id)
 
     async def inbox_ack(self, item_id: int, owner: str) -> bool:
         """See :meth:`Store.inbox_ack`."""
-        return (
-            await self._count(
-                "acknowledge inbox items",
-                "UPDATE {s}.inbox SET status = 'done', done_at = {now}, lease_owner = NULL, "
-                "lease_expires_at = NULL WHERE item_id = ANY(%(ids)s) AND status = 'leased' "
-                "AND lease_owner = %(owner)s AND lease_expires_at > {now}",
-                self._p(ids=[item_id], owner=owner),
-                relaxed=True,
-            )
-            > 0
-        )
+        return await self.inbox_ack_many((item_id,), owner) > 0
+
+    async def inbox_ack_many(self, item_ids: Sequence[int], owner: str) -> int:
+        """See :meth:`Store.inbox_ack_many` (one statement)."""
+        if not item_ids:
+            return 0
+        params = self._p(ids=sorted(set(item_ids)), owner=owner)
+        return await self._count("acknowledge inbox items", sql.INBOX_ACK, params, relaxed=True)
 
     async def inbox_release(
         self, item_id: int, owner: str, *, error: str | None = None, delay: float = 0.0
     ) -> bool:
         """See :meth:`Store.inbox_release`."""
-        return (
-            await self._count(
-                "release inbox items",
-                "UPDATE {s}.inbox AS i SET status = 'pending', lease_owner = NULL, "
-                "lease_expires_at = NULL, available_at = {now} + r.delay * interval '1 second', "
-                "last_error = COALESCE(r.error, i.last_error) "
-                "FROM unnest(%(ids)s::bigint[], %(errors)s::text[], %(delays)s::float8[]) "
-                "AS r(item_id, error, delay) WHERE i.item_id = r.item_id "
-                "AND i.status = 'leased' AND i.lease_owner = %(owner)s "
-                "AND i.lease_expires_at > {now}",
-                self._p(
-                    ids=[item_id], errors=[error], delays=[float(max(0.0, delay))], owner=owner
-                ),
-                relaxed=True,
-            )
-            > 0
-        )
+        return await self.inbox_release_many(((item_id, error, delay),), owner) > 0
+
+    async def inbox_release_many(
+        self, releases: Sequence[tuple[int, str | None, float]], owner: str
+    ) -> int:
+        """See :meth:`Store.inbox_release_many` (one statement)."""
+        if not releases:
+            return 0
+        ids, errors, delays = sql.latest_releases(releases)
+        params = self._p(ids=ids, errors=errors, delays=delays, owner=owner)
+        return await self._count("release inbox items", sql.INBOX_RELEASE, params, relaxed=True)
+
+    async def inbox_renew(self, item_ids: Sequence[int], owner: str, *, lease: float) -> int:
+        """See :meth:`Store.inbox_renew` (one statement)."""
+        if not item_ids:
+            return 0
+        params = self._p(ids=sorted(set(item_ids)), owner=owner, lease=float(lease))
+        return await self._count("renew inbox leases", sql.INBOX_RENEW, params, relaxed=True)
+
+    async def inbox_counts(self) -> dict[str, int]:
+        """See :meth:`Store.inbox_counts`."""
+        return sql.counts_by_status(await self._all("count inbox items", sql.INBOX_COUNTS))
 
     async def inbox_reclaim_expired(self) -> int:
         """See :meth:`Store.inbox_reclaim_expired`."""
         return await self._count(
-            "reclaim expired inbox leases",
-            "UPDATE {s}.inbox SET status = 'pending', lease_owner = NULL, "
-            "lease_expires_at = NULL, available_at = {now} "
-            "WHERE status = 'leased' AND lease_expires_at <= {now}",
-            self._p(),
-            relaxed=True,
+            "reclaim expired inbox leases", sql.INBOX_RECLAIM, self._p(), relaxed=True
         )
 
     async def inbox_get(self, item_id: int) -> InboxItem | None:
         """See :meth:`Store.inbox_get`."""
-        row = await self._one(
-            "read an inbox item",
-            f"SELECT {_INBOX_COLUMNS} FROM {{s}}.inbox WHERE item_id = %s",  # noqa: S608
-            (item_id,),
-        )
-        return None if row is None else _inbox(row)
+        row = await self._one("read an inbox item", sql.INBOX_GET, (item_id,))
+        return None if row is None else sql.inbox(row)
 
     async def inbox_purge(self, *, done_before: dt.datetime) -> int:
         """See :meth:`Store.inbox_purge`."""
         return await self._count(
-            "purge the inbox",
-            "DELETE FROM {s}.inbox WHERE status = 'done' AND done_at < %s",
-            (_aware(done_before),),
-            relaxed=True,
+            "purge the inbox", sql.INBOX_PURGE, (sql.aware(done_before),), relaxed=True
         )
 
     # ------------------------------------------------------------------ dedup keys
 
     async def dedup_add(self, key: str, *, window: float) -> bool:
         """See :meth:`Store.dedup_add`."""
-        return (
-            await self._count(
-                "add a dedup key",
-                "INSERT INTO {s}.dedup_keys (dedup_key, expires_at) "
-                "VALUES (%(key)s, {now} + %(window)s * interval '1 second') "
-                "ON CONFLICT (dedup_key) DO UPDATE SET expires_at = excluded.expires_at "
-                "WHERE dedup_keys.expires_at <= {now}",
-                self._p(key=key, window=float(window)),
-                relaxed=True,
-            )
-            > 0
-        )
+        params = self._p(key=key, window=float(window))
+        return await self._count("add a dedup key", sql.DEDUP_ADD, params, relaxed=True) > 0
 
     async def dedup_purge(self) -> int:
         """See :meth:`Store.dedup_purge`."""
-        return await self._count(
-            "purge dedup keys",
-            "DELETE FROM {s}.dedup_keys WHERE expires_at <= {now}",
-            self._p(),
-            relaxed=True,
-        )
+        return await self._count("purge dedup keys", sql.DEDUP_PURGE, self._p(), relaxed=True)
+
+    async def dedup_expire(self, keys: Sequence[str]) -> int:
+        """See :meth:`Store.dedup_expire`."""
+        if not keys:
+            return 0
+        params = self._p(keys=sorted(set(keys)))
+        return await self._count("expire dedup keys", sql.DEDUP_EXPIRE, params, relaxed=True)
 
     # ------------------------------------------------------------------ dead letters
 
@@ -1044,13 +1050,10 @@ class AsyncPostgresStore:
         attempts: int = 0,
     ) -> int:
         """See :meth:`Store.put_dead_letter`."""
-        row = await self._one(
-            "store a dead letter",
-            "INSERT INTO {s}.dead_letters (source, letter_key, payload, error, created_at, "
-            "attempts) VALUES (%(source)s, %(key)s, %(payload)s, %(error)s, {now}, %(attempts)s) "
-            "RETURNING letter_id",
-            self._p(source=source, key=key, payload=bytes(payload), error=error, attempts=attempts),
+        params = self._p(
+            source=source, key=key, payload=bytes(payload), error=error, attempts=attempts
         )
+        row = await self._one("store a dead letter", sql.PUT_LETTER, params)
         assert row is not None
         return int(row[0])
 
@@ -1058,124 +1061,102 @@ class AsyncPostgresStore:
         self, *, source: str | None = None, limit: int | None = None
     ) -> list[DeadLetter]:
         """See :meth:`Store.list_dead_letters`."""
-        sql = f"SELECT {_LETTER_COLUMNS} FROM {{s}}.dead_letters"  # noqa: S608 - fixed columns
+        statement = sql.LIST_LETTERS
         params: list[Any] = []
         if source is not None:
-            sql += " WHERE source = %s"
+            statement += " WHERE source = %s"
             params.append(source)
-        sql += " ORDER BY letter_id"
+        statement += " ORDER BY letter_id"
         if limit is not None:
-            sql += " LIMIT %s"
+            statement += " LIMIT %s"
             params.append(int(limit))
-        return [_letter(r) for r in await self._all("list dead letters", sql, params)]
+        return [sql.letter(r) for r in await self._all("list dead letters", statement, params)]
 
     async def get_dead_letter(self, letter_id: int) -> DeadLetter | None:
         """See :meth:`Store.get_dead_letter`."""
-        row = await self._one(
-            "read a dead letter",
-            f"SELECT {_LETTER_COLUMNS} FROM {{s}}.dead_letters WHERE letter_id = %s",  # noqa: S608
-            (letter_id,),
-        )
-        return None if row is None else _letter(row)
+        row = await self._one("read a dead letter", sql.GET_LETTER, (letter_id,))
+        return None if row is None else sql.letter(row)
 
     async def delete_dead_letter(self, letter_id: int) -> bool:
         """See :meth:`Store.delete_dead_letter`."""
-        return (
-            await self._count(
-                "delete a dead letter",
-                "DELETE FROM {s}.dead_letters WHERE letter_id = %s",
-                (letter_id,),
-            )
-            > 0
-        )
+        return await self._count("delete a dead letter", sql.DELETE_LETTER, (letter_id,)) > 0
 
     # ------------------------------------------------------------------ payload spool index
 
     async def put_spool_entry(self, entry: SpoolEntry) -> None:
         """See :meth:`Store.put_spool_entry`."""
-        await self._count(
-            "write a spool entry",
-            f"INSERT INTO {{s}}.spool ({_SPOOL_COLUMNS}) "  # noqa: S608 - fixed columns
-            "VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (job_id) DO UPDATE SET "
-            "path = excluded.path, size = excluded.size, created_at = excluded.created_at, "
-            "kind = excluded.kind, header = excluded.header, digest = excluded.digest",
-            (
-                entry.job_id,
-                entry.path,
-                entry.size,
-                entry.created_at,
-                entry.kind,
-                entry.header,
-                entry.digest,
-            ),
+        values = (
+            entry.job_id,
+            entry.path,
+            entry.size,
+            entry.created_at,
+            entry.kind,
+            entry.header,
+            entry.digest,
         )
+        await self._count("write a spool entry", sql.PUT_SPOOL, values)
 
     async def get_spool_entry(self, job_id: int) -> SpoolEntry | None:
         """See :meth:`Store.get_spool_entry`."""
-        row = await self._one(
-            "read a spool entry",
-            f"SELECT {_SPOOL_COLUMNS} FROM {{s}}.spool WHERE job_id = %s",  # noqa: S608
-            (job_id,),
-        )
-        return None if row is None else _spool(row)
+        row = await self._one("read a spool entry", sql.GET_SPOOL, (job_id,))
+        return None if row is None else sql.spool(row)
 
     async def list_spool_entries(self) -> list[SpoolEntry]:
         """See :meth:`Store.list_spool_entries`."""
-        rows = await self._all(
-            "list spool entries",
-            f"SELECT {_SPOOL_COLUMNS} FROM {{s}}.spool ORDER BY created_at, job_id",  # noqa: S608
-        )
-        return [_spool(r) for r in rows]
+        return [sql.spool(r) for r in await self._all("list spool entries", sql.LIST_SPOOL)]
 
     async def delete_spool_entry(self, job_id: int) -> bool:
         """See :meth:`Store.delete_spool_entry`."""
-        return (
-            await self._count(
-                "delete a spool entry", "DELETE FROM {s}.spool WHERE job_id = %s", (job_id,)
-            )
-            > 0
-        )
+        return await self._count("delete a spool entry", sql.DELETE_SPOOL, (job_id,)) > 0
 
     # ------------------------------------------------------------------ in-flight locks
 
     async def acquire_lock(self, kind: str, account_id: int, owner: str, *, ttl: float) -> bool:
         """See :meth:`Store.acquire_lock` (one upsert; racing hosts cannot both win)."""
-        return (
-            await self._count(
-                "acquire an in-flight lock",
-                "INSERT INTO {s}.locks (kind, account_id, owner, acquired_at, expires_at) "
-                "VALUES (%(kind)s, %(account)s, %(owner)s, {now}, "
-                "{now} + %(ttl)s * interval '1 second') "
-                "ON CONFLICT (kind, account_id) DO UPDATE SET owner = excluded.owner, "
-                # The same owner extending a live lock keeps its original acquisition time.
-                "acquired_at = CASE WHEN locks.owner = excluded.owner "
-                "AND locks.expires_at > {now} THEN locks.acquired_at "
-                "ELSE excluded.acquired_at END, expires_at = excluded.expires_at "
-                "WHERE locks.owner = excluded.owner OR locks.expires_at <= {now}",
-                self._p(kind=kind, account=account_id, owner=owner, ttl=float(ttl)),
-            )
-            > 0
-        )
+        params = self._p(kind=kind, account=account_id, owner=owner, ttl=float(ttl))
+        return await self._count("acquire an in-flight lock", sql.ACQUIRE_LOCK, params) > 0
 
     async def release_lock(self, kind: str, account_id: int, owner: str) -> bool:
         """See :meth:`Store.release_lock`."""
-        return (
-            await self._count(
-                "release an in-flight lock",
-                "DELETE FROM {s}.locks WHERE kind = %s AND account_id = %s AND owner = %s",
-                (kind, account_id, owner),
-            )
-            > 0
-        )
+        values = (kind, account_id, owner)
+        return await self._count("release an in-flight lock", sql.RELEASE_LOCK, values) > 0
 
     async def lock_holder(self, kind: str, account_id: int) -> InFlightLock | None:
         """See :meth:`Store.lock_holder`."""
-        row = await self._one(
-            "read an in-flight lock",
-            "SELECT owner, acquired_at, expires_at FROM {s}.locks "
-            "WHERE kind = %(kind)s AND account_id = %(account)s AND expires_at > {now}",
-            self._p(kind=kind, account=account_id),
-        )
+        params = self._p(kind=kind, account=account_id)
+        row = await self._one("read an in-flight lock", sql.LOCK_HOLDER, params)
         if row is None:
             return None
-        return InFlightLock(kind, account_id, row[0], _utc(row[1]), _utc(row[2]))
+        return InFlightLock(kind, account_id, row[0], sql.utc(row[1]), sql.utc(row[2]))
+
+    # ------------------------------------------------------------------ key/value
+
+    async def kv_get(self, namespace: str, key: str) -> str | None:
+        """See :meth:`Store.kv_get`."""
+        row = await self._one("read a key", sql.KV_GET, (namespace, key))
+        return None if row is None else str(row[0])
+
+    async def kv_put(self, namespace: str, key: str, value: str) -> None:
+        """See :meth:`Store.kv_put`."""
+        await self._count("write a key", sql.KV_PUT, (namespace, key, value))
+
+    async def kv_compare_and_set(
+        self, namespace: str, key: str, expected: str | None, new: str | None
+    ) -> bool:
+        """See :meth:`Store.kv_compare_and_set` (one statement)."""
+        statement, order = sql.kv_compare_and_set(expected, new)
+        values = (namespace, key, expected, new)
+        params = [values[i] for i in order]
+        if statement == sql.KV_ABSENT:
+            row = await self._one("compare and set a key", statement, params)
+            return bool(row and row[0])
+        return await self._count("compare and set a key", statement, params) > 0
+
+    async def kv_delete(self, namespace: str, key: str) -> bool:
+        """See :meth:`Store.kv_delete`."""
+        return await self._count("delete a key", sql.KV_DELETE, (namespace, key)) > 0
+
+    async def kv_list(self, namespace: str, prefix: str = "") -> dict[str, str]:
+        """See :meth:`Store.kv_list`."""
+        rows = await self._all("list keys", sql.KV_LIST, (namespace, len(prefix), prefix))
+        return {str(k): str(v) for k, v in rows}

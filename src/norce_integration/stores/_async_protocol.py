@@ -1,9 +1,9 @@
-"""The :class:`AsyncStore` protocol: :class:`~norce_integration.stores.Store` for asyncio.
+"""The store protocol, declared once: :class:`AsyncStore` (asyncio).
 
-The same methods, parameters, return values and guarantees as :class:`Store`, each a
-coroutine; ``close`` is ``aclose``. Nothing here runs on a thread: an implementation
-talks to its database with an asyncio driver (see
-:class:`~norce_integration.stores.AsyncPostgresStore`).
+The blocking :class:`~norce_integration.stores.Store` is generated from this file
+(``_sync_protocol.py``, by ``scripts/gen_sync.py``); the record types live in
+:mod:`._models`. Methods that depend on the current time use the store's own clock, so
+leases and windows agree across processes.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Protocol, runtime_checkable
 
-from ._protocol import (
+from ._models import (
     DeadLetter,
     FullImportRecord,
     InboxItem,
@@ -31,12 +31,15 @@ __all__ = ["AsyncStore"]
 
 @runtime_checkable
 class AsyncStore(Protocol):
-    """All state the SDK keeps, for asyncio. Every method is one atomic transaction.
+    """All state the SDK keeps; every method is one atomic transaction.
 
-    Each method means exactly what the :class:`~norce_integration.stores.Store` method of
-    the same name means (see there); only ``close`` is called ``aclose``. Implementations
-    raise :class:`~norce_integration.StoreError` when the store fails or cannot be
-    reached; no driver exception escapes.
+    Declared once here for asyncio (``close`` is ``aclose``); the blocking
+    :class:`~norce_integration.stores.Store` is generated from it with the same methods,
+    parameters, results and guarantees.
+
+    Implementations raise :class:`~norce_integration.StoreError` when the store fails or
+    cannot be reached; no driver exception escapes. Methods that depend on the current
+    time use the store's own clock, so leases and windows agree across processes.
     """
 
     # ------------------------------------------------------------------ lifecycle
@@ -48,7 +51,7 @@ class AsyncStore(Protocol):
     # ------------------------------------------------------------------ watermarks
 
     async def get_watermark(self, kind: str, account_id: int, source: str) -> Watermark | None:
-        """See :meth:`Store.get_watermark`."""
+        """The watermark of (kind, account, source), or ``None`` before the first run."""
         ...
 
     async def compare_and_set_watermark(
@@ -61,13 +64,17 @@ class AsyncStore(Protocol):
         new: str,
         allow_backwards: bool = False,
     ) -> bool:
-        """See :meth:`Store.compare_and_set_watermark`."""
+        """Set the watermark to ``new`` if it still equals ``expected`` (``None``: unset).
+
+        Refuses (returns ``False``) when another writer moved it first, and when ``new``
+        sorts before the current value unless ``allow_backwards`` (an operator reset).
+        """
         ...
 
     # ------------------------------------------------------------------ tracked jobs
 
     async def insert_job(self, job: TrackedJob) -> bool:
-        """See :meth:`Store.insert_job`."""
+        """Record a new job and its history. Returns ``False`` if the id is already known."""
         ...
 
     async def record_job_status(
@@ -83,11 +90,21 @@ class AsyncStore(Protocol):
         finished_at: dt.datetime | None = None,
         add_polls: int = 0,
     ) -> TrackedJob | None:
-        """See :meth:`Store.record_job_status`."""
+        """Append ``observation`` to the job's history and make it the current status.
+
+        A final status is never replaced (an event and a late poll may race); the history
+        still records what was seen. Without an observation only the counts, times and
+        poll count change. Counts given here replace the stored ones; ``finished_at`` is
+        set once. Returns the job after the update (with history), or ``None`` if the job
+        is not tracked.
+
+        Raises:
+            ValueError: ``observation`` belongs to another job.
+        """
         ...
 
     async def get_job(self, job_id: int, *, with_history: bool = True) -> TrackedJob | None:
-        """See :meth:`Store.get_job`."""
+        """One tracked job, with its history unless told otherwise."""
         ...
 
     async def list_jobs(
@@ -100,13 +117,13 @@ class AsyncStore(Protocol):
         submitted_after: dt.datetime | None = None,
         limit: int | None = None,
     ) -> list[TrackedJob]:
-        """See :meth:`Store.list_jobs`."""
+        """Jobs matching all given filters, newest submission first, without history."""
         ...
 
     async def unresolved_jobs(
         self, *, kind: str | None = None, account_id: int | None = None
     ) -> list[TrackedJob]:
-        """See :meth:`Store.unresolved_jobs`."""
+        """Jobs not in a final status (``TIMED_OUT_LOCALLY`` included), oldest first."""
         ...
 
     async def mark_superseded(
@@ -121,77 +138,138 @@ class AsyncStore(Protocol):
             TrackedStatus.VALIDATION_FAILED,
         ),
     ) -> list[int]:
-        """See :meth:`Store.mark_superseded`."""
+        """Mark earlier jobs of (kind, account) in ``statuses`` as superseded by a job.
+
+        Returns the ids marked. Each gets a history entry naming ``by_job_id``.
+        """
         ...
 
     # ------------------------------------------------------------------ full imports
 
     async def get_last_full_import(self, kind: str, account_id: int) -> FullImportRecord | None:
-        """See :meth:`Store.get_last_full_import`."""
+        """The last successful full import of (kind, account), if any."""
         ...
 
     async def set_last_full_import(self, record: FullImportRecord) -> bool:
-        """See :meth:`Store.set_last_full_import`."""
+        """Remember a successful full import; ignored (``False``) if an newer one is known."""
         ...
 
     # ------------------------------------------------------------------ item versions
 
     async def get_item_versions(self, kind: str, keys: Sequence[str]) -> dict[str, ItemVersion]:
-        """See :meth:`Store.get_item_versions`."""
+        """Stored versions of the given keys; keys never seen are absent from the result."""
         ...
 
     async def put_item_versions(self, kind: str, versions: Mapping[str, ItemVersion]) -> None:
-        """See :meth:`Store.put_item_versions`."""
+        """Insert or replace versions in one transaction."""
         ...
 
     async def delete_item_versions(self, kind: str, keys: Sequence[str]) -> int:
-        """See :meth:`Store.delete_item_versions`."""
+        """Forget keys; returns how many were stored."""
         ...
 
     async def count_item_versions(self, kind: str) -> int:
-        """See :meth:`Store.count_item_versions`."""
+        """How many keys of ``kind`` are stored."""
         ...
 
     # ------------------------------------------------------------------ webhook inbox
 
     async def inbox_append(self, dedup_key: str, event_type: str, payload: bytes) -> bool:
-        """See :meth:`Store.inbox_append`."""
+        """Append a received event; ``False`` (nothing stored) if its key is in the inbox."""
         ...
 
     async def inbox_claim(self, owner: str, *, limit: int, lease: float) -> list[InboxItem]:
-        """See :meth:`Store.inbox_claim`."""
+        """Lease up to ``limit`` claimable items to ``owner`` for ``lease`` seconds.
+
+        Claimable: pending and available now, or leased with an expired lease. No item is
+        ever handed to two claimers while its lease runs. Oldest first.
+        """
         ...
 
     async def inbox_ack(self, item_id: int, owner: str) -> bool:
-        """See :meth:`Store.inbox_ack`."""
+        """Mark a leased item done. ``False`` if ``owner`` no longer holds its lease."""
         ...
 
     async def inbox_release(
         self, item_id: int, owner: str, *, error: str | None = None, delay: float = 0.0
     ) -> bool:
-        """See :meth:`Store.inbox_release`."""
+        """Give a leased item back (claimable after ``delay`` seconds). ``False`` if not held."""
         ...
 
     async def inbox_reclaim_expired(self) -> int:
-        """See :meth:`Store.inbox_reclaim_expired`."""
+        """Return items whose lease expired to pending; returns how many."""
         ...
 
     async def inbox_get(self, item_id: int) -> InboxItem | None:
-        """See :meth:`Store.inbox_get`."""
+        """One inbox item."""
         ...
 
     async def inbox_purge(self, *, done_before: dt.datetime) -> int:
-        """See :meth:`Store.inbox_purge`."""
+        """Delete done items acknowledged before ``done_before``; returns how many."""
+        ...
+
+    async def inbox_write(
+        self,
+        entries: Sequence[tuple[str | None, str, str, bytes]],
+        *,
+        window: float,
+        letters: Sequence[tuple[str, str | None, bytes, str]] = (),
+    ) -> tuple[list[bool], list[int]]:
+        """Append a group of received events and dead letters in one transaction.
+
+        Each entry is ``(dedup key, inbox key, event type, payload)``. An entry whose dedup
+        key is live (remembered within its window, by an earlier call or earlier in this
+        group) stores nothing; otherwise the item is appended under its inbox key and the
+        dedup key is remembered for ``window`` seconds. A dedup key of ``None``, or a
+        ``window`` <= 0, skips the check (a replay). Each letter is
+        ``(source, key, payload, error)`` (``attempts`` 0), written in the same transaction.
+
+        Returns:
+            ``True`` (stored) or ``False`` (duplicate) per entry, and the new dead-letter id
+            per letter, both in order.
+        """
+        ...
+
+    async def inbox_ack_many(self, item_ids: Sequence[int], owner: str) -> int:
+        """:meth:`inbox_ack` for many items in one transaction; returns how many were held."""
+        ...
+
+    async def inbox_release_many(
+        self, releases: Sequence[tuple[int, str | None, float]], owner: str
+    ) -> int:
+        """:meth:`inbox_release` of ``(item_id, error, delay)`` each, in one transaction.
+
+        Returns how many ``owner`` still held.
+        """
+        ...
+
+    async def inbox_renew(self, item_ids: Sequence[int], owner: str, *, lease: float) -> int:
+        """Extend the unexpired leases ``owner`` holds on these items to now + ``lease``.
+
+        Items not leased, leased by another owner or with an expired lease are left alone.
+        Returns how many were extended.
+        """
+        ...
+
+    async def inbox_counts(self) -> dict[str, int]:
+        """How many inbox items are in each :class:`InboxStatus` (every value present)."""
         ...
 
     # ------------------------------------------------------------------ dedup keys
 
     async def dedup_add(self, key: str, *, window: float) -> bool:
-        """See :meth:`Store.dedup_add`."""
+        """Remember ``key`` for ``window`` seconds. ``True`` if it is new within its window."""
         ...
 
     async def dedup_purge(self) -> int:
-        """See :meth:`Store.dedup_purge`."""
+        """Forget keys whose window ended; returns how many."""
+        ...
+
+    async def dedup_expire(self, keys: Sequence[str]) -> int:
+        """End the window of these keys now (their events are being processed).
+
+        Returns how many of them were live.
+        """
         ...
 
     # ------------------------------------------------------------------ dead letters
@@ -205,51 +283,82 @@ class AsyncStore(Protocol):
         key: str | None = None,
         attempts: int = 0,
     ) -> int:
-        """See :meth:`Store.put_dead_letter`."""
+        """Set something aside; returns its id."""
         ...
 
     async def list_dead_letters(
         self, *, source: str | None = None, limit: int | None = None
     ) -> list[DeadLetter]:
-        """See :meth:`Store.list_dead_letters`."""
+        """Dead letters, oldest first."""
         ...
 
     async def get_dead_letter(self, letter_id: int) -> DeadLetter | None:
-        """See :meth:`Store.get_dead_letter`."""
+        """One dead letter."""
         ...
 
     async def delete_dead_letter(self, letter_id: int) -> bool:
-        """See :meth:`Store.delete_dead_letter`."""
+        """Delete one (after a replay succeeded or an operator dropped it)."""
         ...
 
     # ------------------------------------------------------------------ payload spool index
 
     async def put_spool_entry(self, entry: SpoolEntry) -> None:
-        """See :meth:`Store.put_spool_entry`."""
+        """Insert or replace the spool entry of a job."""
         ...
 
     async def get_spool_entry(self, job_id: int) -> SpoolEntry | None:
-        """See :meth:`Store.get_spool_entry`."""
+        """The spool entry of a job."""
         ...
 
     async def list_spool_entries(self) -> list[SpoolEntry]:
-        """See :meth:`Store.list_spool_entries`."""
+        """All spool entries, oldest first."""
         ...
 
     async def delete_spool_entry(self, job_id: int) -> bool:
-        """See :meth:`Store.delete_spool_entry`."""
+        """Forget the spool entry of a job (the caller deletes the file)."""
         ...
 
     # ------------------------------------------------------------------ in-flight locks
 
     async def acquire_lock(self, kind: str, account_id: int, owner: str, *, ttl: float) -> bool:
-        """See :meth:`Store.acquire_lock`."""
+        """Take (or, for the same owner, extend) the lock of (kind, account) for ``ttl`` s.
+
+        ``False`` while another owner holds an unexpired lock.
+        """
         ...
 
     async def release_lock(self, kind: str, account_id: int, owner: str) -> bool:
-        """See :meth:`Store.release_lock`."""
+        """Release the lock if ``owner`` holds it."""
         ...
 
     async def lock_holder(self, kind: str, account_id: int) -> InFlightLock | None:
-        """See :meth:`Store.lock_holder`."""
+        """The current unexpired holder, if any."""
+        ...
+
+    # ------------------------------------------------------------------ key/value
+
+    async def kv_get(self, namespace: str, key: str) -> str | None:
+        """The value of ``key`` in ``namespace``, or ``None`` if absent."""
+        ...
+
+    async def kv_put(self, namespace: str, key: str, value: str) -> None:
+        """Insert or replace the value of ``key``."""
+        ...
+
+    async def kv_compare_and_set(
+        self, namespace: str, key: str, expected: str | None, new: str | None
+    ) -> bool:
+        """Replace the value if it currently equals ``expected`` (``None``: absent).
+
+        ``new=None`` deletes the key. Atomic across processes. Returns whether it was
+        applied.
+        """
+        ...
+
+    async def kv_delete(self, namespace: str, key: str) -> bool:
+        """Delete ``key``; ``False`` if it was absent."""
+        ...
+
+    async def kv_list(self, namespace: str, prefix: str = "") -> dict[str, str]:
+        """Every key of ``namespace`` starting with ``prefix`` and its value, in key order."""
         ...

@@ -10,7 +10,7 @@ import datetime as dt
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ._protocol import InboxItem, InboxStatus, JobObservation, TrackedJob, TrackedStatus
+from ._models import InboxItem, InboxStatus, JobObservation, TrackedJob, TrackedStatus
 
 
 __all__ = ["inbox_from_row", "job_from_row"]

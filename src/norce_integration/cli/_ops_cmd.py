@@ -1,0 +1,215 @@
+"""``norce-integration ops serve``: the operations console on the state store."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+import click
+
+from .._exceptions import ConfigurationError, StoreError
+from ..stores import AsyncPostgresStore, AsyncSqliteStore
+from ._app import Runtime, runtime_options
+from ._config import DEFAULT_STORE, STORE_DSN_VAR, Config, payload_spool, tracker_options
+
+
+__all__ = ["ops_group", "ops_serve"]
+
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+
+TOKEN_VAR = "NORCE_OPS_TOKEN"  # noqa: S105 - a variable name
+BASIC_VAR = "NORCE_OPS_BASIC_AUTH"
+
+
+@click.group("ops")
+def ops_group() -> None:
+    """The operations console: jobs, imports, events and dead letters in a browser."""
+
+
+def _store_opener(
+    config: Config, path: str | None, dsn: str | None
+) -> Callable[[], Awaitable[Any]]:
+    """How to open the *async* store of ``--store``/``--store-dsn`` (on the server's loop).
+
+    Raises:
+        ConfigurationError: both a path and a DSN, or the store class is unavailable.
+        StoreError: the SQLite file does not exist (the console never creates a store).
+    """
+    dsn = dsn or os.environ.get(STORE_DSN_VAR) or config.store.get("dsn")
+    if dsn and path:
+        msg = f"give either --store or --store-dsn/{STORE_DSN_VAR}, not both"
+        raise ConfigurationError(msg, setting="--store")
+    if dsn:
+        options = {"schema": config.store["schema"]} if config.store.get("schema") else {}
+
+        async def open_postgres() -> Any:
+            try:
+                return await AsyncPostgresStore.open(dsn, **options)
+            except ImportError as exc:
+                msg = f"PostgresStore needs 'norce-integration[postgres]': {exc}"
+                raise ConfigurationError(msg, setting="--store-dsn") from None
+
+        return open_postgres
+    file = path or str(config.store.get("path") or DEFAULT_STORE)
+    if not os.path.exists(file):
+        msg = (
+            f"no such store: {file} (the console only reads state and never creates a "
+            "store; check --store, [store] path or --store-dsn)"
+        )
+        raise StoreError(msg)
+
+    async def open_sqlite() -> Any:
+        return AsyncSqliteStore(file)
+
+    return open_sqlite
+
+
+class _ServeApp:
+    """Opens the store on the server's loop at startup, closes it at shutdown."""
+
+    def __init__(
+        self, open_store: Callable[[], Awaitable[Any]], build: Callable[[Any], Any]
+    ) -> None:
+        self._open = open_store
+        self._build = build
+        self._store: Any = None
+        self._app: Any = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    try:
+                        self._store = await self._open()
+                        self._app = self._build(self._store)
+                    except Exception as exc:  # noqa: BLE001 - reported to the server
+                        await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                        return
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    if self._store is not None:
+                        await self._store.aclose()
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        assert self._app is not None, "the console starts with the lifespan protocol"
+        await self._app(scope, receive, send)
+
+
+def _access(token: str | None, basic_auth: str | None) -> Any:
+    from ..ops import AccessPolicy  # noqa: PLC0415 - needs the [ops] extra
+
+    user = password = None
+    if basic_auth:
+        user, sep, password = basic_auth.partition(":")
+        if not sep or not user or not password:
+            msg = "must look like USER:PASSWORD"
+            raise ConfigurationError(msg, setting=f"--basic-auth/{BASIC_VAR}")
+    try:
+        return AccessPolicy(token=token or None, basic_user=user, basic_password=password)
+    except ValueError as exc:
+        raise ConfigurationError(str(exc), setting=f"--token/{TOKEN_VAR}") from None
+
+
+def _tracker(rt: Runtime, store: Any) -> Any:
+    """The async job tracker the console re-runs jobs and fetches Norce's logs through.
+
+    Issue 13 moves ``AsyncJobTracker`` onto the ``AsyncStore``; until then it takes the
+    blocking store (its calls are short local transactions, as its docstring says), so
+    it gets the Runtime's store on the same file, not the console's async store.
+    """
+    from .._client import AsyncNorce  # noqa: PLC0415
+    from ..patterns import AsyncJobTracker  # noqa: PLC0415
+
+    config = rt.config()
+    norce = AsyncNorce(rt.settings())
+    return AsyncJobTracker(
+        norce,
+        store,
+        spool=payload_spool(config),
+        **tracker_options(config),
+    )
+
+
+def _run(app: Any, host: str, port: int, log_level: str) -> None:
+    import uvicorn  # noqa: PLC0415
+
+    uvicorn.run(app, host=host, port=port, log_level=log_level, lifespan="on")
+
+
+@ops_group.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option("--port", type=int, default=8089, show_default=True, help="Port to bind.")
+@click.option(
+    "--token",
+    envvar=TOKEN_VAR,
+    help=f"Access token (or {TOKEN_VAR}); on 127.0.0.1 one is generated when none is given.",
+)
+@click.option(
+    "--basic-auth",
+    envvar=BASIC_VAR,
+    metavar="USER:PASSWORD",
+    help=f"Basic-auth credentials (or {BASIC_VAR}).",
+)
+@click.option("--log-level", default="warning", show_default=True, help="uvicorn's log level.")
+@runtime_options
+def ops_serve(  # noqa: PLR0917 - click passes options by keyword
+    rt: Runtime,
+    host: str,
+    port: int,
+    token: str | None,
+    basic_auth: str | None,
+    log_level: str,
+) -> None:
+    """Serve the operations console (Overview, Jobs, Events, /metrics) on the store.
+
+    Binds 127.0.0.1 by default. Any other address needs --token or --basic-auth.
+    Re-runs and Norce's job logs need Norce credentials (NORCE_* or [norce]).
+    """
+    try:
+        from ..ops import ConsoleOptions, SourceRef, check_bind, create_app  # noqa: PLC0415
+    except ImportError as exc:
+        msg = f"the console needs 'norce-integration[ops]' (Jinja2, prometheus-client): {exc}"
+        raise ConfigurationError(msg, setting="ops") from None
+    access = _access(token, basic_auth)
+    check_bind(host, access)
+    generated = False
+    if not access.enabled:
+        access = _access(secrets.token_urlsafe(24), None)
+        generated = True
+    config = rt.config()
+    opener = _store_opener(config, rt.store_path, rt.store_dsn)
+    sources = [
+        SourceRef(s.kind, s.account_id, s.name)
+        for s in config.sources.values()
+        if s.kind and s.account_id is not None
+    ]
+    try:
+        rt.settings()
+    except ConfigurationError as exc:
+        norce_ok = False
+        click.echo(f"note: no Norce connection ({exc}); re-runs and job logs are off.", err=True)
+    else:
+        norce_ok = True
+
+    def build(store: Any) -> Any:
+        return create_app(
+            store,
+            access=access,
+            jobs=_tracker(rt, store) if norce_ok else None,
+            sources=sources,
+            options=ConsoleOptions(),
+        )
+
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104 - only a URL
+    url = f"http://{shown}:{port}/"
+    if generated and access.token is not None:
+        click.echo(f"Operations console: {url}?token={access.token}")
+        click.echo("(a one-off access token; pass --token or set NORCE_OPS_TOKEN to fix one)")
+    else:
+        click.echo(f"Operations console: {url}")
+    _run(_ServeApp(opener, build), host, port, log_level)

@@ -1,0 +1,948 @@
+"""The run engine both import patterns share, written once for asyncio (``_sync_engine.py``
+is generated from it): extraction loops, submission, waiting, recovery of an interrupted
+run, and settling (what success changes in the store). The decisions are the pure code
+of :mod:`._core`; this module only reads and writes the store, local files and Connect.
+
+A run's life, and what a ``kill -9`` at each step leaves behind:
+
+1. lock (kind, account) → a dead holder on this host is taken over by the next run;
+2. recover this source's journal (an earlier run that was interrupted after its POST):
+   wait for its jobs, then settle it exactly as that run would have;
+3. extract and map into the local spool → nothing sent, no journal: the next run
+   starts afresh and deletes the orphaned spool;
+4. journal ``submitting`` → POST → job id recorded by the tracker → journal names the
+   job → a killed run is found by step 2 of the next one, which resumes the job and
+   never submits the payload again;
+5. wait → settle (watermark, item versions, last full import, supersede) → clear the
+   journal. The watermark moves only here, after Norce reported success.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import logging
+import warnings
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+import attrs
+
+from ..._client import AsyncNorce
+from ..._exceptions import (
+    AmbiguousImportError,
+    APIError,
+    ConfigurationError,
+    ImportRefusedError,
+)
+from ...connect import SubmittedImport, header_value
+from ...connect.models import Job, JobResponse
+from ...stores import (
+    AsyncStore,
+    FullImportRecord,
+    ItemVersion,
+    TrackedJob,
+    TrackedStatus,
+    sortable_watermark,
+)
+from ..jobs import AsyncJobTracker, JobResult
+from ._adapters import AdapterContext, AsyncSourceAdapter, SourceSpec, overrides
+from ._core import (
+    BATCH,
+    GENERATION_NAMESPACE,
+    LEGACY_SUFFIX,
+    PREFETCH_BATCH,
+    RUN_NAMESPACE,
+    SUPERSEDED_BY_FULL,
+    Encoded,
+    Extraction,
+    ImportResult,
+    ImportStatus,
+    ItemEncoder,
+    Journal,
+    Progress,
+    ProgressHook,
+    Refusal,
+    SmallBatchWarning,
+    after_failed_submit,
+    candidate_verdict,
+    in_flight_refusals,
+    lock_refusal,
+    match_lost_jobs,
+    moves_forward,
+    newer_wins,
+    next_generation,
+    outcome,
+    parse_generation,
+    recovery_refusal,
+    refresh_due,
+    report,
+    settles_ok,
+    small_batch_text,
+    state_key,
+    unfinished,
+    utc,
+    validation_warning,
+    with_job,
+)
+from ._spool import (
+    ItemSpool,
+    cleanup_orphans,
+    file_exists,
+    holder_is_dead,
+    lock_owner,
+    meta_entries,
+    remove_file,
+    spool_prefix,
+)
+
+
+__all__ = [
+    "AsyncCandidateSet",
+    "AsyncEngine",
+    "AsyncRunLock",
+    "AsyncSlots",
+    "AsyncSpoolSink",
+    "store_of",
+]
+
+log = logging.getLogger("norce_integration.patterns")
+
+
+class AsyncItemSink(Protocol):
+    """Where accepted items of an extraction go."""
+
+    async def add(self, item: Encoded) -> None:
+        """Take one item."""
+
+
+class AsyncSpoolSink:
+    """Accepted items straight to a spool file (full imports)."""
+
+    def __init__(self, spool: ItemSpool) -> None:
+        self.spool = spool
+
+    async def add(self, item: Encoded) -> None:
+        """Append the item to the spool."""
+        self.spool.add(item)
+
+
+# ---------------------------------------------------------------------------- state
+
+
+class AsyncSlots:
+    """A source's run journal and item-version generation in the store's key/value table.
+
+    A value still in a pre-key/value watermark row (``source#run``,
+    ``source#generation``) is read once, moved into the table, and blanked.
+    """
+
+    def __init__(self, store: AsyncStore, spec: SourceSpec) -> None:
+        self.store = store
+        self.spec = spec
+        self.key = state_key(spec)
+
+    async def get(self, namespace: str) -> str | None:
+        """The slot's value (``None`` when unset)."""
+        value = await self.store.kv_get(namespace, self.key)
+        if value is not None:
+            return value or None
+        kind, account = self.spec.kind.value, self.spec.account_id
+        source = self.spec.name + LEGACY_SUFFIX[namespace]
+        mark = await self.store.get_watermark(kind, account, source)
+        if mark is None or not mark.value:
+            return None
+        await self.store.kv_compare_and_set(namespace, self.key, None, mark.value)
+        await self.store.compare_and_set_watermark(
+            kind, account, source, expected=mark.value, new="", allow_backwards=True
+        )
+        value = await self.store.kv_get(namespace, self.key)
+        return value or None
+
+    async def put(self, namespace: str, value: str) -> None:
+        """Set the slot (the lock is held: one writer)."""
+        await self.get(namespace)  # moves a legacy row first, so it never comes back
+        await self.store.kv_put(namespace, self.key, value)
+
+    async def delete(self, namespace: str) -> None:
+        """Clear the slot."""
+        await self.get(namespace)
+        await self.store.kv_delete(namespace, self.key)
+
+    async def journal(self) -> Journal | None:
+        """The pending journal of this source, if any."""
+        text = await self.get(RUN_NAMESPACE)
+        if text is None:
+            return None
+        try:
+            return Journal.loads(text)
+        except (ValueError, TypeError):
+            log.exception("discarding an unreadable run journal of %s", self.spec.name)
+            return None
+
+    async def generation(self) -> int:
+        """The current item-version generation."""
+        return parse_generation(await self.get(GENERATION_NAMESPACE))
+
+
+class AsyncVersionBook:
+    """The item versions of one source in the store: batched reads and writes.
+
+    Entries carry the generation they were written in; only the current generation
+    counts. A successful full import writes every item it sent under a new generation
+    and then moves the generation, so entries of items it deactivated (absent from the
+    payload) stop counting and such an item is sent again when it reappears.
+    """
+
+    def __init__(self, store: AsyncStore, spec: SourceSpec, generation: int) -> None:
+        self.store = store
+        self.namespace = state_key(spec)
+        self.generation = generation
+
+    @property
+    def prefix(self) -> str:
+        """The fingerprint prefix of the current generation."""
+        return f"{self.generation}:"
+
+    async def raw(self, keys: Sequence[str]) -> dict[str, ItemVersion]:
+        """Stored entries as they are (callers check :attr:`prefix`)."""
+        return await self.store.get_item_versions(self.namespace, keys)
+
+    async def put(self, entries: Iterable[tuple[str, str | None, str]], generation: int) -> int:
+        """Write ``(key, version, fingerprint)`` entries in batches; returns how many."""
+        prefix = f"{generation}:"
+        batch: dict[str, ItemVersion] = {}
+        written = 0
+        for key, version, fingerprint in entries:
+            batch[key] = ItemVersion(prefix + fingerprint, version)
+            if len(batch) >= 5000:
+                await self.store.put_item_versions(self.namespace, batch)
+                written += len(batch)
+                batch = {}
+        if batch:
+            await self.store.put_item_versions(self.namespace, batch)
+            written += len(batch)
+        return written
+
+
+@attrs.define
+class AsyncCandidateSet:
+    """Delta candidates: de-duplicated by key (newest version wins), checked against the
+    versions already sent. Memory holds only candidates, never every extracted record.
+
+    ``entries``: ``key → (version, line)``; the spool holds the lines.
+    """
+
+    book: AsyncVersionBook
+    spool: ItemSpool
+    skip_unchanged: bool = True
+    entries: dict[str, tuple[str | None, int]] = attrs.field(factory=dict)
+    pending: list[Encoded] = attrs.field(factory=list)
+    duplicates: int = 0
+    skipped_stale: int = 0
+    skipped_unchanged: int = 0
+
+    async def add(self, item: Encoded) -> None:
+        """Queue one encoded record; checked in batches against the store."""
+        self.pending.append(item)
+        if len(self.pending) >= BATCH:
+            await self.flush()
+
+    async def flush(self) -> None:
+        """Check the queued records against the store and keep the candidates."""
+        pending, self.pending = self.pending, []
+        if not pending:
+            return
+        entries = self.entries
+        prefix = self.book.prefix
+        stored = await self.book.raw([p.key for p in pending if p.key not in entries])
+        for item in pending:
+            current = entries.get(item.key)
+            if current is not None:
+                self.duplicates += 1
+                if newer_wins(item.version, current[0]):
+                    entries[item.key] = (item.version, self.spool.add(item))
+                continue
+            seen = stored.get(item.key)
+            verdict = candidate_verdict(
+                item.version,
+                item.fingerprint,
+                seen.version if seen is not None else None,
+                seen.fingerprint if seen is not None else None,
+                prefix=prefix,
+                skip_unchanged=self.skip_unchanged,
+            )
+            if verdict == "stale":
+                self.skipped_stale += 1
+            elif verdict == "unchanged":
+                self.skipped_unchanged += 1
+            else:
+                entries[item.key] = (item.version, self.spool.add(item))
+
+    async def lines(self) -> set[int]:
+        """Spool lines of the winners."""
+        await self.flush()
+        return {line for _, line in self.entries.values()}
+
+
+class AsyncRunLock:
+    """The in-flight lock of (kind, account): one import at a time, across processes.
+
+    Held from before the extraction until the run's jobs are final. It expires after
+    ``ttl`` seconds unless refreshed (a run refreshes it as it goes); a holder that
+    died on this host is taken over at once.
+    """
+
+    def __init__(
+        self,
+        store: AsyncStore,
+        spec: SourceSpec,
+        run_id: str,
+        *,
+        ttl: float,
+        clock: Callable[[], float],
+    ) -> None:
+        self.store = store
+        self.kind = spec.kind.value
+        self.account_id = spec.account_id
+        self.owner = lock_owner(run_id)
+        self.ttl = ttl
+        self.clock = clock
+        self.held = False
+        self._refreshed = 0.0
+
+    async def _try(self) -> bool:
+        if await self.store.acquire_lock(self.kind, self.account_id, self.owner, ttl=self.ttl):
+            self.held = True
+            self._refreshed = self.clock()
+            return True
+        return False
+
+    async def acquire(self) -> None:
+        """Take the lock.
+
+        Raises:
+            ImportRefusedError: rule ``in-flight``, naming the holder.
+        """
+        if await self._try():
+            return
+        holder = await self.store.lock_holder(self.kind, self.account_id)
+        if holder is not None and holder_is_dead(holder.owner):
+            log.warning(
+                "taking over the %s lock of account %d from %s, which no longer runs",
+                self.kind,
+                self.account_id,
+                holder.owner,
+            )
+            await self.store.release_lock(self.kind, self.account_id, holder.owner)
+            if await self._try():
+                return
+            holder = await self.store.lock_holder(self.kind, self.account_id)
+        if holder is None:  # it lapsed between the two calls: try once more
+            if await self._try():
+                return
+            holder = await self.store.lock_holder(self.kind, self.account_id)
+        raise lock_refusal(self.kind, self.account_id, holder)
+
+    async def refresh(self, *, force: bool = False) -> None:
+        """Extend the lock when a third of its life has passed (or ``force``)."""
+        if not self.held:
+            return
+        now = self.clock()
+        if refresh_due(now, self._refreshed, self.ttl, force=force):
+            if not await self.store.acquire_lock(
+                self.kind, self.account_id, self.owner, ttl=self.ttl
+            ):
+                log.error("lost the %s in-flight lock of account %d", self.kind, self.account_id)
+            self._refreshed = now
+
+    async def release(self) -> None:
+        """Release the lock (no error if it was lost)."""
+        if self.held:
+            self.held = False
+            try:
+                await self.store.release_lock(self.kind, self.account_id, self.owner)
+            except Exception:
+                log.exception("could not release the %s in-flight lock", self.kind)
+
+
+def store_of(store: AsyncStore | None, tracker: AsyncJobTracker | None) -> AsyncStore:
+    """The store a pattern uses: the tracker's, or the one given.
+
+    Raises:
+        ConfigurationError: neither given, or they differ.
+    """
+    if tracker is not None:
+        if store is not None and store is not tracker.store:
+            raise ConfigurationError("must be the tracker's store", setting="store")
+        return tracker.store
+    if store is None:
+        raise ConfigurationError("give a store or a tracker", setting="store")
+    return store
+
+
+# ---------------------------------------------------------------------------- engine
+
+
+class AsyncEngine:
+    """The I/O of one pattern instance around the pure rules of :mod:`._core`.
+
+    Args:
+        spec: the source.
+        norce: the client.
+        tracker: the job tracker (its store is the state store).
+        clock: seconds since the epoch.
+        work_dir: directory for spool files.
+        compress_spool: gzip the spool.
+        progress: the progress hook.
+        progress_every: records between extraction progress reports.
+        lock_ttl: seconds the in-flight lock lives without a refresh.
+        record_versions: record item versions/fingerprints after success.
+        track_timeout: local wait limit per job (default: the tracker's).
+    """
+
+    def __init__(
+        self,
+        spec: SourceSpec,
+        norce: AsyncNorce,
+        tracker: AsyncJobTracker,
+        *,
+        clock: Callable[[], float],
+        work_dir: Path,
+        compress_spool: bool,
+        progress: ProgressHook | None,
+        progress_every: int,
+        lock_ttl: float,
+        record_versions: bool,
+        track_timeout: float | None,
+    ) -> None:
+        self.spec = spec
+        self.norce = norce
+        self.tracker = tracker
+        self.store = tracker.store
+        self.slots = AsyncSlots(self.store, spec)
+        self.clock = clock
+        self.work_dir = work_dir
+        self.compress_spool = compress_spool
+        self.progress_hook = progress
+        self.progress_every = max(1, progress_every)
+        self.lock_ttl = lock_ttl
+        self.record_versions = record_versions
+        self.track_timeout = track_timeout
+
+    @property
+    def kind(self) -> str:
+        """The import kind's value."""
+        return self.spec.kind.value
+
+    def now(self) -> float:
+        """The clock."""
+        return float(self.clock())
+
+    def progress(
+        self, phase: str, done: int, total: int | None, run_id: str, message: str = ""
+    ) -> None:
+        """Report progress to the hook."""
+        report(
+            self.progress_hook,
+            Progress(phase, done, total, self.kind, self.spec.name, run_id, message),
+        )
+
+    def lock(self, run_id: str) -> AsyncRunLock:
+        """A new (not yet acquired) in-flight lock for a run."""
+        return AsyncRunLock(self.store, self.spec, run_id, ttl=self.lock_ttl, clock=self.clock)
+
+    def header_value(self, *, full: bool) -> str:
+        """The ``X-StormConnect-Header`` value for a full import or a delta."""
+        return header_value(self.spec.header_for(full=full), self.spec.kind)
+
+    def bind(self, adapter: Any, mode: str, run_id: str, lookup: Any) -> None:
+        """Hand the run's context to the adapter (if it takes one)."""
+        bind = getattr(adapter, "bind", None)
+        if callable(bind):
+            bind(
+                AdapterContext(
+                    spec=self.spec,
+                    mode=mode,
+                    run_id=run_id,
+                    started_at=utc(self.now()),
+                    lookup=lookup,
+                )
+            )
+
+    def encoder(self, adapter: Any, *, full: bool, scoped: bool) -> ItemEncoder:
+        """The item encoder for this adapter (its own ``key``/``version`` if it has them)."""
+        return ItemEncoder(
+            self.spec,
+            key_fn=adapter.key if overrides(adapter, "key", AsyncSourceAdapter) else None,
+            version_fn=(
+                adapter.version if overrides(adapter, "version", AsyncSourceAdapter) else None
+            ),
+            full=full,
+            scoped=scoped,
+        )
+
+    async def book(self) -> AsyncVersionBook:
+        """The source's item versions at the current generation."""
+        return AsyncVersionBook(self.store, self.spec, await self.slots.generation())
+
+    async def watermark(self) -> tuple[str | None, float | None]:
+        """The delta watermark and when it last moved (``None, None``: never)."""
+        mark = await self.store.get_watermark(self.kind, self.spec.account_id, self.spec.name)
+        if mark is None:
+            return None, None
+        return mark.value, mark.updated_at.timestamp()
+
+    async def in_flight(self, *, include_lock: bool, exclude: Iterable[int] = ()) -> list[Refusal]:
+        """``in-flight`` findings from the store (lock holder, unfinished jobs)."""
+        holder = (
+            await self.store.lock_holder(self.kind, self.spec.account_id) if include_lock else None
+        )
+        return in_flight_refusals(self.spec, holder, await self.unfinished(exclude))
+
+    async def unfinished(self, exclude: Iterable[int] = ()) -> list[TrackedJob]:
+        """Unfinished jobs of (kind, account) in the store, except ``exclude``."""
+        jobs = await self.store.unresolved_jobs(kind=self.kind, account_id=self.spec.account_id)
+        return unfinished(jobs, exclude)
+
+    async def cleanup_orphans(self) -> None:
+        """Delete spool files of this source that no pending run references (lock held)."""
+        journal = await self.slots.journal()
+        keep = [journal.spool, journal.versions] if journal is not None else []
+        cleanup_orphans(self.work_dir, spool_prefix(self.spec), keep)
+
+    # --------------------------------------------------------------- extraction
+
+    async def extract(
+        self,
+        records: Callable[[], AsyncIterable[Any]],
+        adapter: Any,
+        extraction: Extraction,
+        sink: AsyncItemSink,
+        *,
+        run_id: str,
+        lock: AsyncRunLock | None,
+    ) -> None:
+        """Iterate the source, map every record, hand accepted items to ``sink``.
+
+        An exception from the source itself (not from ``map``) is stored in
+        ``extraction.failure`` and ends the loop: the extraction did not finish.
+        """
+        every = self.progress_every
+        prefetch = adapter.prefetch if overrides(adapter, "prefetch", AsyncSourceAdapter) else None
+        batch: list[Any] = []
+        index = 0
+        iterator: AsyncIterator[Any] | None = None
+
+        async def process(record: Any) -> None:
+            nonlocal index
+            try:
+                item = await adapter.map(record)
+            except Exception as exc:  # noqa: BLE001 - integrator code: a mapping error
+                extraction.failed(index, record, exc)
+            else:
+                encoded = extraction.mapped(index, record, item)
+                if encoded is not None:
+                    await sink.add(encoded)
+            index += 1
+
+        async def flush() -> None:
+            if prefetch is not None and batch:
+                await prefetch(list(batch))
+            for record in batch:
+                await process(record)
+            batch.clear()
+
+        try:
+            iterator = records().__aiter__()
+            while True:
+                try:
+                    record = await iterator.__anext__()
+                except StopAsyncIteration:
+                    break
+                extraction.extracted += 1
+                if prefetch is None:
+                    await process(record)
+                else:
+                    batch.append(record)
+                    if len(batch) >= PREFETCH_BATCH:
+                        await flush()
+                if extraction.extracted % every == 0:
+                    self.progress("extract", extraction.extracted, None, run_id)
+                    if lock is not None:
+                        await lock.refresh()
+            await flush()
+        except Exception as exc:  # noqa: BLE001 - the source failed: refuse, never send
+            extraction.failure = exc
+        finally:
+            # Close the source's async generator now, not at garbage collection (a
+            # plain iterator has no ``aclose``: nothing to do).
+            closer = getattr(iterator, "aclose", None)
+            if closer is not None:
+                with contextlib.suppress(Exception):
+                    await closer()
+        self.progress("extract", extraction.extracted, extraction.extracted, run_id, "done")
+
+    # --------------------------------------------------------------- journal
+
+    async def start_journal(
+        self,
+        *,
+        run_id: str,
+        mode: str,
+        started_at: float,
+        groups: Sequence[int],
+        header: str,
+        versions: str | None,
+        spool: str | None,
+        generation: int,
+        watermark_before: str | None = None,
+        until: str | None = None,
+    ) -> Journal:
+        """Write the journal before the first POST."""
+        journal = Journal(
+            run_id=run_id,
+            mode=mode,
+            phase="submitting",
+            started_at=started_at,
+            submit_at=self.now(),
+            groups=tuple(groups),
+            header=header,
+            watermark_before=watermark_before,
+            until=until,
+            versions=versions,
+            spool=spool,
+            generation=generation,
+            record_versions=self.record_versions,
+        )
+        await self.slots.put(RUN_NAMESPACE, journal.dumps())
+        return journal
+
+    async def _write(self, journal: Journal) -> Journal:
+        await self.slots.put(RUN_NAMESPACE, journal.dumps())
+        return journal
+
+    async def discard(self, journal: Journal) -> None:
+        """Forget a run that cannot succeed; its files go too."""
+        await self.slots.delete(RUN_NAMESPACE)
+        remove_file(journal.spool)
+        if journal.versions != journal.spool:
+            remove_file(journal.versions)
+
+    # --------------------------------------------------------------- submit, wait, recover
+
+    async def submit(
+        self,
+        journal: Journal,
+        groups: Sequence[Callable[[], Iterable[bytes]]],
+        *,
+        full: bool,
+        run_id: str,
+        lock: AsyncRunLock | None,
+    ) -> tuple[Journal, list[str]]:
+        """POST each group as one job and track it; the journal names each job at once.
+
+        Raises:
+            APIError: a POST failed (the journal keeps what may exist).
+        """
+        notes: list[str] = []
+        tracker = self.tracker
+        spool = tracker.spool
+        account = self.spec.account_id
+        connect = self.norce.connect
+        for number, (make_items, count) in enumerate(zip(groups, journal.groups, strict=True)):
+            try:
+                if spool is None:
+                    submitted = await connect.submit_encoded(
+                        self.spec.kind, make_items(), journal.header
+                    )
+                    job = await tracker.track(submitted, full=full, account_id=account)
+                else:
+                    with spool.writer() as tee:
+                        submitted = await connect.submit_encoded(
+                            self.spec.kind, make_items(), journal.header, tee=tee
+                        )
+                    job = await tracker.track(
+                        submitted, full=full, account_id=account, payload_path=tee
+                    )
+            except APIError as exc:
+                after = after_failed_submit(
+                    journal, ambiguous=isinstance(exc, AmbiguousImportError)
+                )
+                if after is None:
+                    await self.discard(journal)
+                elif after is not journal:
+                    await self._write(after)
+                raise
+            journal = await self._write(with_job(journal, job.job_id))
+            text = validation_warning(submitted.job_id, submitted.response.validation_summary)
+            if text is not None:
+                log.warning("%s", text)
+                notes.append(text)
+            self.progress(
+                "submit", number + 1, len(groups), run_id, f"job {job.job_id}: {count} items"
+            )
+            if lock is not None:
+                await lock.refresh(force=True)
+        return journal, notes
+
+    async def wait(
+        self, journal: Journal, run_id: str, lock: AsyncRunLock | None
+    ) -> list[JobResult]:
+        """Wait for every job of the journal (failures are returned, not raised).
+
+        Raises:
+            APIError: ``Job/Get`` failed in a way retrying cannot fix.
+        """
+        results: list[JobResult] = []
+        for number, job_id in enumerate(journal.jobs):
+            if lock is not None:
+                await lock.refresh(force=True)
+            result = await self.tracker.wait(
+                job_id, timeout=self.track_timeout, raise_on_failure=False
+            )
+            results.append(result)
+            self.progress(
+                "track", number + 1, len(journal.jobs), run_id, f"job {job_id}: {result.status}"
+            )
+        return results
+
+    async def recover(self, run_id: str, *, refuse_if_running: bool) -> ImportResult | None:
+        """Finish this source's interrupted run, if there is one.
+
+        Raises:
+            ImportRefusedError: its jobs still run and ``refuse_if_running``.
+            APIError: polling failed for good.
+        """
+        journal = await self.slots.journal()
+        if journal is None:
+            return None
+        self.progress("recover", 0, len(journal.groups), run_id, f"run {journal.run_id}")
+        started = self.now()
+        if journal.phase == "submitting":
+            try:
+                listed: list[Job] = await self.norce.connect.list_jobs()
+            except APIError as exc:
+                log.warning("Job/List failed while recovering run %s: %s", journal.run_id, exc)
+                listed = []
+            journal = await self._adopt(journal, listed)
+        if not journal.jobs:
+            log.warning(
+                "run %s of %s was interrupted before Norce returned a job id; nothing to "
+                "resume (if a job was created, it is not known to this store)",
+                journal.run_id,
+                self.spec.name,
+            )
+            await self.discard(journal)
+            return self.result(
+                run_id=journal.run_id,
+                mode=journal.mode,
+                status=ImportStatus.FAILED,
+                started=started,
+                warnings=["interrupted before any job was recorded"],
+            )
+        results = await self.wait(journal, run_id, None)
+        common: dict[str, Any] = {
+            "run_id": journal.run_id,
+            "mode": journal.mode,
+            "started": started,
+            "jobs": results,
+            "job_ids": journal.jobs,
+            "item_count": sum(journal.groups),
+        }
+        status = outcome(results)
+        if status is not None:
+            if refuse_if_running:
+                raise recovery_refusal(self.spec, journal, results)
+            return self.result(status=status, **common)
+        status, superseded, watermark = await self.settle(journal, results)
+        self.progress("recover", len(journal.groups), len(journal.groups), run_id, str(status))
+        return self.result(status=status, watermark=watermark, superseded=superseded, **common)
+
+    async def _adopt(self, journal: Journal, listed: Sequence[Job]) -> Journal:
+        tracked = await self.store.list_jobs(
+            kind=self.kind,
+            account_id=self.spec.account_id,
+            submitted_after=utc(journal.submit_at - 5.0),
+        )
+        for job_id in match_lost_jobs(journal, tracked, listed):
+            count = journal.groups[len(journal.jobs)]
+            if await self.store.get_job(job_id, with_history=False) is None:
+                await self.tracker.track(
+                    SubmittedImport(
+                        self.spec.kind, JobResponse(job_id=job_id), count, 0, "", journal.header
+                    ),
+                    full=journal.full,
+                    account_id=self.spec.account_id,
+                )
+            log.warning(
+                "run %s: adopted job %d, found after the run was killed", journal.run_id, job_id
+            )
+            journal = await self._write(with_job(journal, job_id))
+        return journal
+
+    # --------------------------------------------------------------- settling
+
+    async def settle(
+        self, journal: Journal, results: Sequence[JobResult]
+    ) -> tuple[ImportStatus, tuple[int, ...], str | None]:
+        """Apply a run's outcome once every job is final: ``(status, superseded, watermark)``.
+
+        Success of every job of a complete run: a full import records item versions
+        under a new generation, supersedes earlier failed or pending jobs of the kind,
+        records itself as the last good full import and moves the delta watermark to
+        its extraction start; a delta records the versions it sent and moves the
+        watermark to its window's end. Anything else changes nothing but the journal.
+        """
+        ok = settles_ok(journal, results)
+        superseded: tuple[int, ...] = ()
+        if ok and journal.full:
+            superseded, watermark = await self._finalize_full(journal, results)
+        elif ok:
+            watermark = await self._finalize_delta(journal)
+        else:
+            watermark = (await self.watermark())[0]
+        await self.discard(journal)
+        return (ImportStatus.SUCCEEDED if ok else ImportStatus.FAILED), superseded, watermark
+
+    async def advance_watermark(self, new: str, *, expected: str | None) -> str | None:
+        """Move the delta watermark to ``new`` if that is forward; returns the value after.
+
+        Compare-and-set on ``expected`` (what the run read); if another writer moved it in
+        between, retry from the current value, still never backwards.
+        """
+        kind, account, source = self.kind, self.spec.account_id, self.spec.name
+        current = expected
+        for _ in range(3):
+            if not moves_forward(current, new):
+                return current
+            if await self.store.compare_and_set_watermark(
+                kind, account, source, expected=current, new=new
+            ):
+                return new
+            current = (await self.watermark())[0]
+        return current
+
+    async def _versions(self, journal: Journal, book: AsyncVersionBook, generation: int) -> None:
+        if not journal.record_versions:
+            return
+        path = journal.versions
+        if path and file_exists(path):
+            written = await book.put(meta_entries(path), generation)
+            log.debug("recorded %d item versions of %s", written, self.spec.name)
+        elif path:
+            # Another machine ran it, or the file was cleaned: without the versions the
+            # next run re-sends (at least once), never skips wrongly.
+            log.warning("the item-version file %s is gone; versions not recorded", path)
+
+    async def _finalize_full(
+        self, journal: Journal, results: Sequence[JobResult]
+    ) -> tuple[tuple[int, ...], str | None]:
+        book = await self.book()
+        generation = next_generation(book.generation, journal.generation)
+        await self._versions(journal, book, generation)
+        # Bumped even without versions: older entries then stop counting (safe).
+        await self.slots.put(GENERATION_NAMESPACE, sortable_watermark(generation))
+        kind, account = self.kind, self.spec.account_id
+        first = min(r.submitted_at for r in results)
+        last = journal.jobs[-1]
+        await self.store.mark_superseded(
+            kind, account, by_job_id=last, submitted_before=first, statuses=SUPERSEDED_BY_FULL
+        )
+        finished = max((r.finished_at for r in results if r.finished_at is not None), default=None)
+        await self.store.set_last_full_import(
+            FullImportRecord(
+                kind, account, last, finished or utc(self.now()), int(sum(journal.groups))
+            )
+        )
+        mine = set(journal.jobs)
+        superseded = tuple(
+            j.job_id
+            for j in await self.store.list_jobs(
+                kind=kind, account_id=account, statuses=[TrackedStatus.SUPERSEDED]
+            )
+            if j.superseded_by in mine
+        )
+        if superseded:
+            log.info(
+                "full import %s of %s superseded jobs %s; they are never retried",
+                journal.jobs,
+                kind,
+                sorted(superseded),
+            )
+        start = sortable_watermark(utc(journal.started_at))
+        watermark = await self.advance_watermark(start, expected=(await self.watermark())[0])
+        return tuple(sorted(superseded)), watermark
+
+    async def _finalize_delta(self, journal: Journal) -> str | None:
+        book = await self.book()
+        await self._versions(journal, book, book.generation)
+        if journal.until is None:
+            return (await self.watermark())[0]
+        return await self.advance_watermark(journal.until, expected=journal.watermark_before)
+
+    # --------------------------------------------------------------- results
+
+    def result(
+        self,
+        *,
+        run_id: str,
+        mode: str,
+        status: ImportStatus,
+        started: float,
+        jobs: Sequence[JobResult] = (),
+        job_ids: Sequence[int] = (),
+        extraction: Extraction | None = None,
+        item_count: int = 0,
+        duplicates: int = 0,
+        skipped_stale: int = 0,
+        skipped_unchanged: int = 0,
+        window: tuple[dt.datetime | None, dt.datetime] | None = None,
+        watermark: str | None = None,
+        superseded: Sequence[int] = (),
+        recovered: ImportResult | None = None,
+        warnings: Sequence[str] = (),
+    ) -> ImportResult:
+        """Build an :class:`ImportResult`."""
+        return ImportResult(
+            kind=self.kind,
+            source=self.spec.name,
+            account_id=self.spec.account_id,
+            mode=mode,
+            run_id=run_id,
+            status=status,
+            jobs=tuple(jobs),
+            job_ids=tuple(job_ids),
+            extracted=extraction.extracted if extraction is not None else 0,
+            item_count=item_count,
+            duplicates=duplicates,
+            skipped_stale=skipped_stale,
+            skipped_unchanged=skipped_unchanged,
+            mapping_errors=tuple(extraction.errors) if extraction is not None else (),
+            mapping_error_count=extraction.error_count if extraction is not None else 0,
+            started_at=utc(started),
+            finished_at=utc(self.now()),
+            window=window,
+            watermark=watermark,
+            superseded=tuple(superseded),
+            recovered=recovered,
+            warnings=tuple(warnings),
+        )
+
+    def small_batch(self, items: int, since_last: float | None, run_id: str) -> str | None:
+        """Apply the small-batch rule; returns the warning text when it warns.
+
+        Raises:
+            ImportRefusedError: rule ``small-batch`` with ``small_batch="refuse"``.
+        """
+        text = small_batch_text(self.spec, items, since_last)
+        if text is None:
+            return None
+        if self.spec.small_batch == "refuse":
+            raise ImportRefusedError(
+                text + "; the records wait for the next run", rule="small-batch"
+            )
+        log.warning("%s (run %s)", text, run_id)
+        warnings.warn(text, SmallBatchWarning, stacklevel=3)
+        return text
