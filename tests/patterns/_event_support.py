@@ -106,15 +106,23 @@ class Env:
         self.emulator = NorceEmulator(clock=ManualClock(), token_lifetime=10**7)
         self.counter = CountingTransport(self.emulator)
         self.norce = Norce(self.emulator.settings(), transport=self.counter)
-        self.store = (
-            SqliteStore(store_path) if clock is None else SqliteStore(store_path, clock=clock)
-        )
+        self._store_path = store_path
+        self._clock = clock
+        self._store: SqliteStore | None = None
         self.handlers: list[EventHandler] = []
         self._http = httpx.Client(
             transport=self.emulator.transport(),
             base_url=self.emulator.settings().connect_base,
             headers={"Authorization": f"Bearer {self.emulator.issue_token()}"},
         )
+
+    @property
+    def store(self) -> SqliteStore:
+        """The blocking store, opened on first use (the async tests never open it)."""
+        if self._store is None:
+            path, clock = self._store_path, self._clock
+            self._store = SqliteStore(path) if clock is None else SqliteStore(path, clock=clock)
+        return self._store
 
     def handler(self, **kwargs: Any) -> EventHandler:
         kwargs.setdefault("auth", AUTH)
@@ -161,7 +169,8 @@ class Env:
             handler.close()
         self._http.close()
         self.norce.close()
-        self.store.close()
+        if self._store is not None:
+            self._store.close()
         self.emulator.close()
 
 

@@ -27,7 +27,14 @@ from norce_integration.stores import InboxStatus, TrackedStatus
 from ._event_support import GOOD, Env, Target, sku_body
 
 
-pytestmark = pytest.mark.anyio
+# The blocking EventHandler, driven from async tests (the emulator delivers through
+# httpx.ASGITransport) that read its blocking store directly. The handler's receiver
+# writes through its writer thread; the asyncio path is checked without this mark in
+# test_event_async.py.
+pytestmark = [
+    pytest.mark.anyio,
+    pytest.mark.blocking_allowed("the blocking EventHandler and Store driven from an async test"),
+]
 
 
 class Clock:
@@ -642,7 +649,7 @@ async def test_claims_of_a_dead_worker_are_taken_after_the_lease(env, clock):
     await deliver(env, dead)
     env.import_skus(["P1"])
     await env.emulator.aadvance(10)
-    assert len(dead._core.claim()) == 1  # claimed, then the process "dies"
+    assert len(dead._claim()) == 1  # claimed, then the process "dies"
     alive = env.handler(lease=30)
     target = Target()
     alive.add_target(target)

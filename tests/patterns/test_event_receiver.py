@@ -39,7 +39,14 @@ from ._event_support import (
 )
 
 
-pytestmark = pytest.mark.anyio
+# The blocking EventHandler, driven from async tests (the emulator delivers through
+# httpx.ASGITransport) that read its blocking store directly. The handler's receiver
+# writes through its writer thread; the asyncio path is checked without this mark in
+# test_event_async.py.
+pytestmark = [
+    pytest.mark.anyio,
+    pytest.mark.blocking_allowed("the blocking EventHandler and Store driven from an async test"),
+]
 
 
 @pytest.fixture
@@ -428,10 +435,10 @@ class FailingStore(SqliteStore):
 
     broken = False
 
-    def _write(self):  # type: ignore[no-untyped-def]
+    def inbox_write(self, *args, **kwargs):  # type: ignore[no-untyped-def]
         if self.broken:
             raise StoreError("disk on fire")
-        return super()._write()
+        return super().inbox_write(*args, **kwargs)
 
 
 async def test_store_failure_is_503_and_norce_retries_until_stored(tmp_path, caplog):

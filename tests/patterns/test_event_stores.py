@@ -13,13 +13,20 @@ from typing import Any
 
 import pytest
 
-from norce_integration.patterns._inbox import StoreInbox
+from norce_integration.patterns._sync_inbox import StoreInbox
 from norce_integration.stores import SqliteStore, Store
 
 from ._event_support import Env, Target, sku_body
 
 
-pytestmark = pytest.mark.anyio
+# The blocking EventHandler, driven from async tests (the emulator delivers through
+# httpx.ASGITransport) that read its blocking store directly. The handler's receiver
+# writes through its writer thread; the asyncio path is checked without this mark in
+# test_event_async.py.
+pytestmark = [
+    pytest.mark.anyio,
+    pytest.mark.blocking_allowed("the blocking EventHandler and Store driven from an async test"),
+]
 
 PG_DSN = os.environ.get("NORCE_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 
@@ -155,7 +162,7 @@ async def test_expired_leases_are_reclaimed_on_every_store(env):
     environment.import_skus(["P1"])
     environment.emulator.advance(10)
     await post(dead, sku_body("P1"))
-    assert len(dead._core.claim()) == 1
+    assert len(dead._claim()) == 1
     alive = environment.handler(store=store, lease=30)
     target = Target()
     alive.add_target(target)

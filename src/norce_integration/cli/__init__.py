@@ -9,6 +9,7 @@
     norce-integration events serve              webhook receiver and workers
     norce-integration events dead-letters list|replay
     norce-integration state show|reset-watermark
+    norce-integration ops serve                 the operations console (needs [ops])
 
 ``main`` is the click group (the console script's entry point).
 """
@@ -23,6 +24,10 @@ from . import _import_cmd as _import_cmd
 from . import _jobs_cmd as _jobs_cmd
 from . import _state_cmd as _state_cmd
 from ._app import main
+from ._ops_cmd import ops_group
+
+
+main.add_command(ops_group)
 
 
 __all__ = ["main"]

@@ -116,12 +116,8 @@ def _access(token: str | None, basic_auth: str | None) -> Any:
 
 
 def _tracker(rt: Runtime, store: Any) -> Any:
-    """The async job tracker the console re-runs jobs and fetches Norce's logs through.
-
-    Issue 13 moves ``AsyncJobTracker`` onto the ``AsyncStore``; until then it takes the
-    blocking store (its calls are short local transactions, as its docstring says), so
-    it gets the Runtime's store on the same file, not the console's async store.
-    """
+    """The async job tracker the console re-runs jobs and fetches Norce's logs through,
+    on the console's own async store (opened on the server's loop)."""
     from .._client import AsyncNorce  # noqa: PLC0415
     from ..patterns import AsyncJobTracker  # noqa: PLC0415
 

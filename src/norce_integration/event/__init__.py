@@ -12,7 +12,15 @@ Example:
 
 from __future__ import annotations
 
-from ._parse import EVENT_TYPE_HEADER, Body, Headers, dedup_key, event_type_from, parse_event
+from ._parse import (
+    EVENT_TYPE_HEADER,
+    Body,
+    Headers,
+    dedup_key,
+    event_type_from,
+    load_body,
+    parse_event,
+)
 from .models import (
     ENTITY_CHANGED_BY_EVENT,
     EVENT_CLASSES,
@@ -85,5 +93,6 @@ __all__ = [
     "UnknownEvent",
     "dedup_key",
     "event_type_from",
+    "load_body",
     "parse_event",
 ]

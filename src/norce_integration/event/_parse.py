@@ -76,8 +76,12 @@ def _decode(body: object, event_type: str) -> tuple[str, bytes]:
     raise EventParseError(msg, event_type=event_type)
 
 
-def _load(body: Body, event_type: str) -> tuple[dict[str, Any], bytes | None]:
-    """The JSON object in ``body`` and the bytes it came from (``None`` for a mapping)."""
+def load_body(body: Body, event_type: str) -> tuple[dict[str, Any], bytes | None]:
+    """The JSON object in ``body`` and the bytes it came from (``None`` for a mapping).
+
+    Raises:
+        EventParseError: the body is not UTF-8 JSON holding an object with string keys.
+    """
     if isinstance(body, Mapping):
         data = dict(body)
         if not all(isinstance(k, str) for k in data):
@@ -219,7 +223,7 @@ def parse_event(event_type: str | EventType, body: Body) -> Event:
     if not name:
         raise EventParseError("the event type is empty")
     known = EventType.lookup(name)
-    data, raw = _load(body, known.value if known else name)
+    data, raw = load_body(body, known.value if known else name)
     if known is None:
         if raw is None:
             raw = _canonical_bytes(data, name)

@@ -29,33 +29,37 @@ import hashlib
 import logging
 import os
 import socket
-import time
 import uuid
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any, Final, Literal
 from urllib.parse import quote
 
 import attrs
 import orjson
 
-from .._exceptions import ConfigurationError, EventParseError, StoreError
-from ..event import EventType, JobCompletedEvent, UnknownEvent, parse_event
+from .._exceptions import ConfigurationError, EventParseError
+from ..event import EventType, JobCompletedEvent, UnknownEvent, dedup_key, parse_event
 from ..event.models import Event
 from ..query import (
     Category,
     ClientPriceList,
     Currency,
     Customer,
+    Field,
+    Filter,
     Order,
     Product,
     ProductSku,
     ProductSkuPriceList,
+    Query,
     QueryCache,
+    and_,
+    model_wire_names,
+    or_,
 )
-from ..query._odata import Field, Filter, Query, and_, model_wire_names, or_
 from ..query.models import Entity
-from ..stores import DeadLetter, InboxItem, ItemVersion, Store, sortable_watermark
-from ._inbox import Append, DedupUntil, InboxBackend, dedup_of
+from ..stores import DeadLetter, InboxItem, ItemVersion, sortable_watermark
+from ._inbox import Append, DedupUntil, dedup_of
 from ._receiver import SOURCE_MALFORMED, SOURCE_UNHANDLED
 
 
@@ -472,12 +476,25 @@ def owner_id() -> str:
 # ---------------------------------------------------------------------------- the core
 
 
+@attrs.frozen
+class Settlement:
+    """What to do with a processed batch (see :meth:`EventCore.settle`)."""
+
+    acks: list[int]
+    releases: list[tuple[int, str | None, float]]
+    letters: list[InboxItem]
+    reasons: dict[int, str]
+
+
 class EventCore:
-    """State and store-side steps of one handler (see the module docstring).
+    """The decisions of one handler, with no I/O (see the module docstring).
+
+    The handler (written once in ``_async_event_handler.py``, its blocking twin
+    generated) claims, looks up, sends and settles; every choice between those calls
+    is made here from values: routing, coalescing, which versions are sent, what is
+    acknowledged, retried or dead-lettered, and when maintenance is due.
 
     Args:
-        store: the store (inbox, dead letters, item versions, locks).
-        backend: the inbox backend over the same store.
         cache: the Query cache to evict from (``None``: nothing cached).
         batch_size: items claimed per batch.
         lease: seconds a claim (and the per-target lock) lasts.
@@ -488,14 +505,14 @@ class EventCore:
         inbox_retention: seconds finished inbox items are kept.
         maintenance_interval: seconds between purges of old inbox items and dedup keys.
         owner: lease/lock owner id.
-        clock: seconds (monotonic use only: maintenance and lock waits).
+
+    Raises:
+        ConfigurationError: an option is out of range.
     """
 
     def __init__(
         self,
         *,
-        store: Store,
-        backend: InboxBackend,
         cache: QueryCache | None,
         batch_size: int,
         lease: float,
@@ -506,7 +523,6 @@ class EventCore:
         inbox_retention: float,
         maintenance_interval: float,
         owner: str | None,
-        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if batch_size < 1:
             raise ConfigurationError(f"must be >= 1, got {batch_size}", setting="batch_size")
@@ -519,8 +535,6 @@ class EventCore:
         if dedup_until not in ("claimed", "window"):
             msg = f"must be 'claimed' or 'window', got {dedup_until!r}"
             raise ConfigurationError(msg, setting="dedup_until")
-        self.store = store
-        self.backend = backend
         self.cache = cache
         self.batch_size = batch_size
         self.lease = lease
@@ -531,9 +545,8 @@ class EventCore:
         self.inbox_retention = inbox_retention
         self.maintenance_interval = maintenance_interval
         self.owner = owner or owner_id()
-        self.clock = clock
         self.routes: list[Route] = []
-        self._tracker: Any = None
+        self._has_tracker = False
         self._handled: dict[str, bool] = {}
         self._last_maintenance: float | None = None
         self._specs: dict[tuple[str, str, str], LookupSpec] = {}
@@ -541,13 +554,13 @@ class EventCore:
     # ------------------------------------------------------------ routing
 
     @property
-    def tracker(self) -> Any:
-        """The job tracker ``JobCompletedEvent`` goes to, if any."""
-        return self._tracker
+    def has_tracker(self) -> bool:
+        """Whether ``JobCompletedEvent`` goes to a job tracker."""
+        return self._has_tracker
 
-    @tracker.setter
-    def tracker(self, value: Any) -> None:
-        self._tracker = value
+    @has_tracker.setter
+    def has_tracker(self, value: bool) -> None:
+        self._has_tracker = value
         self._handled.clear()
 
     def add_route(self, route: Route) -> None:
@@ -568,7 +581,7 @@ class EventCore:
         if known is not None:
             return known
         key = type_key(name)
-        if key == EventType.JobCompletedEvent.value and self.tracker is not None:
+        if key == EventType.JobCompletedEvent.value and self._has_tracker:
             answer = True
         else:
             answer = any(key in r.types for r in self.routes)
@@ -578,22 +591,13 @@ class EventCore:
 
     # ------------------------------------------------------------ claiming
 
-    def claim(self) -> list[InboxItem]:
-        """Lease a batch; re-arm its dedup keys (``dedup_until="claimed"``).
-
-        Raises:
-            StoreError: the store failed.
-        """
-        items = self.store.inbox_claim(self.owner, limit=self.batch_size, lease=self.lease)
-        if items and self.dedup_until == "claimed":
-            # Before any lookup: a redelivery arriving from now on is stored again, and
-            # one that arrived before this point is covered by the lookup still to come.
-            try:
-                self.backend.rearm([dedup_of(i.dedup_key) for i in items])
-            except StoreError:
-                self.release_unprocessed(items)
-                raise
-        return items
+    def to_rearm(self, items: Sequence[InboxItem]) -> list[str]:
+        """The dedup keys to end when ``items`` are claimed (``dedup_until="claimed"``):
+        a redelivery arriving from then on is stored again, and one that arrived before
+        is covered by the lookup still to come."""
+        if self.dedup_until != "claimed":
+            return []
+        return list(dict.fromkeys(dedup_of(i.dedup_key) for i in items))
 
     def decode(self, items: Sequence[InboxItem]) -> tuple[list[Work], list[tuple[InboxItem, str]]]:
         """Parse claimed items; those that no longer parse go straight to dead letters."""
@@ -621,7 +625,7 @@ class EventCore:
         for work in works:
             key = work.type_key
             taken = False
-            if self.tracker is not None and isinstance(work.event, JobCompletedEvent):
+            if self._has_tracker and isinstance(work.event, JobCompletedEvent):
                 jobs.append(work)
                 taken = True
             for route in self.routes:
@@ -758,39 +762,28 @@ class EventCore:
         """The store lock that serialises check-send-record for one target."""
         return f"{_LOCK_KIND}{route.name}"
 
-    def try_lock(self, route: Route) -> bool:
-        """Take the target's lock (one attempt)."""
-        return self.store.acquire_lock(self.lock_name(route), 0, self.owner, ttl=self.lease)
-
-    def unlock(self, route: Route) -> None:
-        """Release the target's lock (best effort: it expires with the lease anyway)."""
-        try:
-            self.store.release_lock(self.lock_name(route), 0, self.owner)
-        except StoreError as exc:
-            log.warning("could not release the lock of target %s: %s", route.name, exc)
-
-    def select_to_send(
-        self, route: Route, changes: Sequence[Change], counts: Counts
-    ) -> list[Change]:
-        """Drop stale and unchanged entities (reads the stored versions).
-
-        Raises:
-            StoreError: the store failed.
-        """
-        by_kind: dict[str, list[Change]] = {}
+    def version_keys(self, route: Route, changes: Sequence[Change]) -> dict[str, list[str]]:
+        """The item versions to read before sending: keys per version kind."""
+        by_kind: dict[str, list[str]] = {}
         for change in changes:
             if change.kind != "event":
-                by_kind.setdefault(self.version_kind(route, change), []).append(change)
-        stored: dict[str, dict[str, ItemVersion]] = {
-            kind: self.store.get_item_versions(kind, [c.key_text for c in group])
-            for kind, group in by_kind.items()
-        }
+                by_kind.setdefault(self.version_kind(route, change), []).append(change.key_text)
+        return by_kind
+
+    def to_send(
+        self,
+        route: Route,
+        changes: Sequence[Change],
+        stored: Mapping[str, Mapping[str, ItemVersion]],
+        counts: Counts,
+    ) -> list[Change]:
+        """Drop stale and unchanged entities, given the versions stored per kind."""
         out: list[Change] = []
         for change in changes:
             if change.kind == "event":
                 out.append(change)
                 continue
-            previous = stored[self.version_kind(route, change)].get(change.key_text)
+            previous = stored.get(self.version_kind(route, change), {}).get(change.key_text)
             if change.kind == "delete":
                 change.version = previous.version if previous is not None else None
             verdict = decide(previous, change.version, change.fingerprint)
@@ -810,8 +803,10 @@ class EventCore:
                 out.append(change)
         return out
 
-    def record_sent(self, route: Route, changes: Sequence[Change]) -> None:
-        """Remember what the target received (best effort after a successful send)."""
+    def to_record(
+        self, route: Route, changes: Sequence[Change]
+    ) -> dict[str, dict[str, ItemVersion]]:
+        """The item versions to write after a successful send, per kind."""
         by_kind: dict[str, dict[str, ItemVersion]] = {}
         for change in changes:
             if change.kind == "event":
@@ -819,12 +814,7 @@ class EventCore:
             by_kind.setdefault(self.version_kind(route, change), {})[change.key_text] = ItemVersion(
                 change.fingerprint, change.version
             )
-        for kind, versions in by_kind.items():
-            try:
-                self.store.put_item_versions(kind, versions)
-            except StoreError as exc:
-                # The target has the data; only the next ordering check is weaker.
-                log.error("sent to %s but could not record versions: %s", route.name, exc)
+        return by_kind
 
     @staticmethod
     def map_changes(
@@ -850,36 +840,22 @@ class EventCore:
 
     # ------------------------------------------------------------ settling
 
-    def settle(
-        self,
-        items: Sequence[InboxItem],
-        errors: Mapping[int, list[str]],
-        counts: Counts,
-    ) -> None:
-        """Ack what succeeded; retry with backoff or dead-letter what failed.
-
-        Raises:
-            StoreError: the store failed (unsettled items are reclaimed after the lease).
-        """
+    def settle(self, items: Sequence[InboxItem], errors: Mapping[int, list[str]]) -> Settlement:
+        """Ack what succeeded; retry with backoff what failed, or dead-letter it after
+        ``max_attempts`` (dead-lettered items are acknowledged too)."""
         acks: list[int] = []
         releases: list[tuple[int, str | None, float]] = []
+        letters: list[InboxItem] = []
+        reasons: dict[int, str] = {}
         for item in items:
             problems = errors.get(item.item_id)
             if not problems:
                 acks.append(item.item_id)
                 continue
             reason = "; ".join(dict.fromkeys(problems))[:2000]
+            reasons[item.item_id] = reason
             if item.attempts >= self.max_attempts:
-                self.store.put_dead_letter(
-                    SOURCE_FAILED, item.payload, reason, key=item.event_type, attempts=item.attempts
-                )
-                counts.add("dead_lettered")
-                log.error(
-                    "%s moved to the dead letters after %d attempts: %s",
-                    item.event_type,
-                    item.attempts,
-                    reason,
-                )
+                letters.append(item)
                 acks.append(item.item_id)
             else:
                 delay = backoff_delay(item.attempts, self.retry_base, self.retry_cap)
@@ -892,100 +868,33 @@ class EventCore:
                     delay,
                     reason,
                 )
-        counts.add("acked", self.backend.ack_many(acks, self.owner))
-        counts.add("retried", self.backend.release_many(releases, self.owner))
-
-    def release_unprocessed(self, items: Sequence[InboxItem]) -> int:
-        """Give items back untouched (shutdown, interruption); best effort."""
-        try:
-            return self.backend.release_many([(i.item_id, None, 0.0) for i in items], self.owner)
-        except StoreError as exc:
-            log.error("could not release claimed items (reclaimed after the lease): %s", exc)
-            return 0
-
-    def dead_letter_bad(self, bad: Sequence[tuple[InboxItem, str]], counts: Counts) -> None:
-        """Items that no longer parse: nothing to retry."""
-        for item, error in bad:
-            self.store.put_dead_letter(
-                SOURCE_FAILED, item.payload, error, key=item.event_type, attempts=item.attempts
-            )
-            counts.add("dead_lettered")
-
-    def record_unrouted(self, works: Sequence[Work], counts: Counts) -> None:
-        """Stored while a target took them, but none does now: keep them, replayable."""
-        for work in works:
-            self.store.put_dead_letter(
-                SOURCE_UNHANDLED,
-                work.item.payload,
-                f"no handler for event type {work.item.event_type}",
-                key=work.item.event_type,
-            )
-            counts.add("unhandled")
+        return Settlement(acks, releases, letters, reasons)
 
     # ------------------------------------------------------------ maintenance
 
-    def maintain(self) -> None:
-        """Purge expired dedup keys and old finished inbox items, now and then."""
-        now = self.clock()
+    def maintenance_due(self, now: float) -> bool:
+        """Whether to purge now (``now``: a monotonic reading); marks it done."""
         if self._last_maintenance is not None and now - self._last_maintenance < (
             self.maintenance_interval
         ):
-            return
+            return False
         self._last_maintenance = now
-        try:
-            self.store.dedup_purge()
-            cutoff = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=self.inbox_retention)
-            self.store.inbox_purge(done_before=cutoff)
-        except StoreError as exc:
-            log.warning("event inbox maintenance failed: %s", exc)
+        return True
+
+    def purge_cutoff(self, now: dt.datetime) -> dt.datetime:
+        """Finished inbox items older than this are purged."""
+        return now - dt.timedelta(seconds=self.inbox_retention)
 
     # ------------------------------------------------------------ dead letters
 
-    def dead_letters(self, limit: int | None = None) -> list[DeadLetter]:
-        """The handler's dead letters (failed, malformed, unhandled), oldest first.
+    @staticmethod
+    def own_letters(letters: Iterable[DeadLetter], limit: int | None = None) -> list[DeadLetter]:
+        """The handler's dead letters (failed, malformed, unhandled), in the given order."""
+        own = [letter for letter in letters if letter.source in WEBHOOK_SOURCES]
+        return own if limit is None else own[:limit]
 
-        Raises:
-            StoreError: the store failed.
-        """
-        letters = [
-            letter for letter in self.store.list_dead_letters() if letter.source in WEBHOOK_SOURCES
-        ]
-        return letters if limit is None else letters[:limit]
-
-    def replay(self, which: int | Iterable[int] | Literal["all"]) -> EventReplayReport:
-        """Put dead letters back into the inbox (bypassing the dedup window).
-
-        Raises:
-            StoreError: the store failed.
-        """
-        if which == "all":
-            letters = self.dead_letters()
-        else:
-            ids = [which] if isinstance(which, int) else list(which)
-            letters = []
-            for letter_id in ids:
-                letter = self.store.get_dead_letter(letter_id)
-                if letter is not None and letter.source in WEBHOOK_SOURCES:
-                    letters.append(letter)
-        replayed: list[int] = []
-        failed: dict[int, str] = {}
-        for letter in letters:
-            reason = self._replayable(letter)
-            if reason is not None:
-                failed[letter.letter_id] = reason
-                continue
-            assert letter.key is not None
-            name = type_key(letter.key)
-            from ..event import dedup_key  # noqa: PLC0415 - keeps the import graph flat
-
-            self.backend.write(
-                [Append(dedup_key(name, letter.payload), name, letter.payload, force=True)]
-            )
-            self.store.delete_dead_letter(letter.letter_id)
-            replayed.append(letter.letter_id)
-        return EventReplayReport(tuple(replayed), failed)
-
-    def _replayable(self, letter: DeadLetter) -> str | None:
+    def replayable(self, letter: DeadLetter) -> str | None:
+        """Why ``letter`` would fail the same way again, or ``None`` if it can be replayed."""
         if not letter.key:
             return "no event type"
         try:
@@ -997,6 +906,13 @@ class EventCore:
         if isinstance(event, UnknownEvent):
             return f"unknown event type {letter.key}"
         return f"no handler for event type {letter.key}"
+
+    @staticmethod
+    def replay_append(letter: DeadLetter) -> Append:
+        """The inbox append that puts a replayable letter back (bypassing dedup)."""
+        assert letter.key is not None
+        name = type_key(letter.key)
+        return Append(dedup_key(name, letter.payload), name, letter.payload, force=True)
 
 
 def fail(errors: dict[int, list[str]], works: Iterable[Work], reason: str) -> None:

@@ -9,7 +9,8 @@ retry look like a duplicate and lose the event. (3) needs many appends per commi
 fsync per event caps a disk at a few thousand commits per second and makes every request
 wait for its own fsync.
 
-One backend, :class:`StoreInbox`, on the store contract: ``Store.inbox_write`` does the
+One backend, ``AsyncStoreInbox`` (``_async_inbox.py``; its generated twin ``StoreInbox``),
+on the store contract: ``Store.inbox_write`` does the
 dedup check and the append of a whole group in one transaction (dead letters too),
 ``dedup_expire`` re-arms keys when a worker claims their events, and
 ``inbox_ack_many``/``inbox_release_many`` settle a batch in one statement each.
@@ -20,10 +21,12 @@ carry only ids, so the same change twice has the same body), so the windowed ded
 in the dedup-key table and the inbox key only has to be unique.
 
 Writes go through an :class:`InboxWriter`, which takes whatever requests are queued and
-writes them in one transaction: :class:`ThreadWriter` (a writer thread; the event loop
-never blocks on the store) or :class:`LoopWriter` (in the loop's thread; faster, blocks
-the loop during commits). Requests queue while a commit runs, so the group grows with
-the load and each request waits for at most about two commits.
+writes them in one transaction: :class:`AsyncWriter` (the async handler: a task awaiting
+the asyncio store), :class:`ThreadWriter` (the blocking handler's default: a writer
+thread, so the event loop never blocks on the store) or :class:`LoopWriter` (blocking
+store in the loop's thread; for measurements only, it stalls the loop during commits).
+Requests queue while a commit runs, so the group grows with the load and each request
+waits for at most about two commits.
 """
 
 from __future__ import annotations
@@ -42,17 +45,19 @@ from typing import Any, Final, Literal, Protocol
 import attrs
 
 from .._exceptions import StoreError
-from ..stores import Store
 
 
 __all__ = [
+    "AsyncInboxBackend",
+    "AsyncWriter",
     "DedupUntil",
+    "InboxBackend",
     "InboxWriter",
     "LoopWriter",
     "ThreadWriter",
     "WriterKind",
     "dedup_of",
-    "inbox_backend",
+    "make_async_writer",
     "make_writer",
     "new_inbox_key",
 ]
@@ -101,10 +106,7 @@ Op = Append | DeadLetterWrite
 
 
 class InboxBackend(Protocol):
-    """What the writer and the workers need from a store."""
-
-    store: Store
-    atomic: bool
+    """Where a blocking writer writes (``StoreInbox``, over a ``Store``)."""
 
     def write(self, ops: Sequence[Op]) -> list[bool | int]:
         """Apply ``ops`` in one transaction: ``True``/``False`` per append (stored or
@@ -115,45 +117,13 @@ class InboxBackend(Protocol):
         """
         ...
 
-    def rearm(self, dedups: Sequence[str]) -> None:
-        """End the dedup window of these keys now (their events are being processed)."""
+
+class AsyncInboxBackend(Protocol):
+    """Where the asyncio writer writes (``AsyncStoreInbox``, over an ``AsyncStore``)."""
+
+    async def write(self, ops: Sequence[Op]) -> list[bool | int]:
+        """See :meth:`InboxBackend.write`."""
         ...
-
-    def ack_many(self, item_ids: Sequence[int], owner: str) -> int:
-        """Mark leased items done; returns how many were still held by ``owner``."""
-        ...
-
-    def release_many(self, releases: Sequence[tuple[int, str | None, float]], owner: str) -> int:
-        """Give leased items back: ``(item_id, error, delay)``; returns how many."""
-        ...
-
-
-class StoreInbox:
-    """The inbox operations of the store contract, as the writer and the workers use
-    them: ``inbox_write`` (dedup check and append atomic, a group in one commit, dead
-    letters in the same transaction), ``dedup_expire``, ``inbox_ack_many`` and
-    ``inbox_release_many``. Every :class:`~norce_integration.stores.Store` has them."""
-
-    atomic = True
-
-    def __init__(self, store: Store, *, window: float) -> None:
-        self.store = store
-        self._window = window
-
-    def write(self, ops: Sequence[Op]) -> list[bool | int]:
-        entries, letters = split_ops(ops)
-        stored, letter_ids = self.store.inbox_write(entries, window=self._window, letters=letters)
-        return merge_results(ops, stored, letter_ids)
-
-    def rearm(self, dedups: Sequence[str]) -> None:
-        if dedups and self._window > 0:
-            self.store.dedup_expire(list(dict.fromkeys(dedups)))
-
-    def ack_many(self, item_ids: Sequence[int], owner: str) -> int:
-        return self.store.inbox_ack_many(list(item_ids), owner) if item_ids else 0
-
-    def release_many(self, releases: Sequence[tuple[int, str | None, float]], owner: str) -> int:
-        return self.store.inbox_release_many(list(releases), owner) if releases else 0
 
 
 def split_ops(
@@ -182,13 +152,6 @@ def merge_results(
     ]
 
 
-def inbox_backend(store: Store, *, window: float, dedup_until: DedupUntil) -> InboxBackend:
-    """The inbox of ``store``, through the store contract (``dedup_until`` is honoured by
-    the workers, which end a key's window when they claim its event)."""
-    del dedup_until
-    return StoreInbox(store, window=window)
-
-
 # ---------------------------------------------------------------------------- writers
 
 WriterKind = Literal["thread", "loop"]
@@ -197,8 +160,6 @@ WriterKind = Literal["thread", "loop"]
 
 class InboxWriter(Protocol):
     """Writes the receiver's operations in groups and answers each request."""
-
-    backend: InboxBackend
 
     async def write(self, op: Op, wait: float) -> bool | int:
         """Queue ``op`` and wait until its group committed.
@@ -209,8 +170,8 @@ class InboxWriter(Protocol):
         """
         ...
 
-    def close(self) -> None:
-        """Write what is queued, then stop. Idempotent."""
+    async def shutdown(self) -> None:
+        """Write what is queued, then stop (ASGI lifespan shutdown). Idempotent."""
         ...
 
 
@@ -266,6 +227,19 @@ def _outcomes(
     return list(zip(group, results, strict=True))
 
 
+async def _async_outcomes(
+    backend: AsyncInboxBackend, group: list[_Request]
+) -> list[tuple[_Request, bool | int | BaseException]]:
+    """:func:`_outcomes` over an asyncio backend."""
+    try:
+        results: list[bool | int | BaseException] = list(await backend.write([r.op for r in group]))
+    except Exception as exc:  # noqa: BLE001 - every waiter must be answered
+        if len(group) == 1:
+            return [(group[0], _as_store_error(exc))]
+        return [pair for request in group for pair in await _async_outcomes(backend, [request])]
+    return list(zip(group, results, strict=True))
+
+
 class ThreadWriter:
     """One writer thread: takes whatever is queued, commits it as one group, and wakes
     each waiting event loop once per group.
@@ -317,6 +291,10 @@ class ThreadWriter:
             self._queue.put(_STOP)
         if thread is not None:
             thread.join(30.0)
+
+    async def shutdown(self) -> None:
+        """See :meth:`InboxWriter.shutdown` (joins the writer thread off the loop)."""
+        await asyncio.to_thread(self.close)
 
     def _take(self) -> tuple[list[_Request], bool]:
         first = self._queue.get()
@@ -402,23 +380,104 @@ class LoopWriter:
                 self.commits += 1
 
     def close(self) -> None:
-        """See :meth:`InboxWriter.close`."""
+        """Refuse further writes (nothing is ever left queued between loop iterations)."""
         self._closed = True
 
+    async def shutdown(self) -> None:
+        """See :meth:`InboxWriter.shutdown`."""
+        self.close()
 
-def make_writer(kind: str, backend: InboxBackend, *, group_commit: bool) -> InboxWriter:
-    """The receiver's writer: ``"thread"`` (default) or ``"loop"``.
+
+class AsyncWriter:
+    """Group commit for :class:`~norce_integration.patterns.AsyncEventHandler`: one task
+    in the loop awaits the asyncio store (``AsyncSqliteStore`` runs SQLite on its own
+    connection thread, ``AsyncPostgresStore`` talks to the server without a thread), so
+    the loop never waits for a commit. Requests that arrive while a group is being
+    written form the next group.
+
+    Args:
+        backend: where to write.
+        max_group: the most requests per transaction (1: a commit per event).
+    """
+
+    def __init__(self, backend: AsyncInboxBackend, *, max_group: int = 512) -> None:
+        self.backend = backend
+        self.max_group = max(1, max_group)
+        self._pending: list[_Request] = []
+        self._task: asyncio.Task[None] | None = None
+        self._closed = False
+        self.commits = 0
+
+    async def write(self, op: Op, wait: float) -> bool | int:
+        """See :meth:`InboxWriter.write`.
+
+        Raises:
+            StoreError: the transaction failed, or the writer is closed.
+            TimeoutError: not committed within ``wait`` seconds.
+        """
+        if self._closed:
+            raise StoreError(_CLOSED)
+        request = _Request(op, asyncio.get_running_loop())
+        self._pending.append(request)
+        if self._task is None or self._task.done():
+            self._task = request.loop.create_task(self._drain(), name="norce-inbox-writer")
+        return await _wait(request, wait)
+
+    async def _drain(self) -> None:
+        while self._pending:
+            group = self._pending[: self.max_group]
+            del self._pending[: self.max_group]
+            # A request whose caller gave up is not written: it answered 503 and Norce
+            # delivers the event again.
+            live = [r for r in group if not r.abandoned]
+            if live:
+                _settle([(r.future, o) for r, o in await _async_outcomes(self.backend, live)])
+                self.commits += 1
+
+    async def aclose(self) -> None:
+        """Write what is queued, then refuse further writes. Idempotent."""
+        self._closed = True
+        task = self._task
+        if task is not None and not task.done():
+            await asyncio.shield(task)
+
+    async def shutdown(self) -> None:
+        """See :meth:`InboxWriter.shutdown`."""
+        await self.aclose()
+
+
+WRITER_KINDS: Final = ("thread", "loop")
+
+
+def _group_size(kind: str, group_commit: bool) -> int:
+    if kind not in WRITER_KINDS:
+        msg = f"writer must be 'thread' or 'loop', got {kind!r}"
+        raise ValueError(msg)
+    return 512 if group_commit else 1
+
+
+def make_writer(
+    kind: str, backend: InboxBackend, *, group_commit: bool
+) -> ThreadWriter | LoopWriter:
+    """The receiver's writer over a blocking store: ``"thread"`` (default) or ``"loop"``.
 
     Raises:
         ValueError: an unknown kind.
     """
-    size = 512 if group_commit else 1
+    size = _group_size(kind, group_commit)
     if kind == "thread":
         return ThreadWriter(backend, max_group=size)
-    if kind == "loop":
-        return LoopWriter(backend, max_group=size)
-    msg = f"writer must be 'thread' or 'loop', got {kind!r}"
-    raise ValueError(msg)
+    return LoopWriter(backend, max_group=size)
+
+
+def make_async_writer(kind: str, backend: AsyncInboxBackend, *, group_commit: bool) -> AsyncWriter:
+    """The receiver's writer over an asyncio store: an :class:`AsyncWriter` for either
+    kind (the asyncio store never holds the loop, so there is nothing to choose).
+
+    Raises:
+        ValueError: an unknown kind.
+    """
+    return AsyncWriter(backend, max_group=_group_size(kind, group_commit))
 
 
 def _as_store_error(exc: BaseException) -> StoreError:

@@ -29,7 +29,6 @@ response or a log line contains a header value.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import ipaddress
@@ -42,9 +41,8 @@ import attrs
 import orjson
 
 from .._exceptions import EventParseError, StoreError
-from ..event import EventType, UnknownEvent, dedup_key, parse_event
-from ..event._parse import _load as load_json
-from ..event._parse import event_type_from
+from ..event import EventType, UnknownEvent, dedup_key, event_type_from, parse_event
+from ..event import load_body as load_json
 from ._inbox import Append, DeadLetterWrite, InboxWriter
 
 
@@ -267,7 +265,7 @@ class WebhookReceiver:
         writer: InboxWriter,
         handles: Callable[[str], bool],
         *,
-        on_shutdown: Callable[[], None] | None = None,
+        on_shutdown: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.config = config
         self.writer = writer
@@ -301,7 +299,7 @@ class WebhookReceiver:
             elif message["type"] == "lifespan.shutdown":
                 if self._on_shutdown is not None:
                     # The writer flushes what is queued: acknowledged events are stored.
-                    await asyncio.to_thread(self._on_shutdown)
+                    await self._on_shutdown()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
