@@ -11,9 +11,11 @@ In Norce Admin → Events, point each event type at
 ``X-Norce-Webhook-Secret: <secret>``.
 
 The receiver only stores each event durably and answers 200 (Norce allows 5 s); a
-worker thread, started and stopped by the app's lifespan, looks the entities up in
-Query and sends them to the target. Run more workers (or more processes with a shared
-``PostgresStore``) when one is not enough.
+worker task, started and stopped by the app's lifespan, looks the entities up in Query
+and sends them to the target. Everything runs on the server's event loop: the
+``AsyncEventHandler`` awaits an ``AsyncSqliteStore`` (SQLite on its own connection
+thread), so a commit never stalls a request. Run more workers (or more processes with a
+shared ``AsyncPostgresStore``) when one is not enough.
 """
 
 from __future__ import annotations
@@ -25,7 +27,6 @@ import functools
 import logging
 import os
 import tempfile
-import threading
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -34,7 +35,7 @@ import httpx
 import uvicorn
 from fastapi import FastAPI
 
-from norce_integration import Norce, NorceSettings
+from norce_integration import AsyncNorce, NorceSettings
 from norce_integration.connect.models import (
     Product,
     ProductField,
@@ -46,9 +47,14 @@ from norce_integration.connect.models import (
     Variant,
     VariantField,
 )
-from norce_integration.patterns import Deletion, EventHandler, TargetAdapter, WebhookAuth
+from norce_integration.patterns import (
+    AsyncEventHandler,
+    AsyncTargetAdapter,
+    Deletion,
+    WebhookAuth,
+)
 from norce_integration.query import ProductSku
-from norce_integration.stores import SqliteStore
+from norce_integration.stores import AsyncSqliteStore
 from norce_integration.testing import ManualClock, NorceEmulator
 
 
@@ -56,7 +62,7 @@ log = logging.getLogger("fastapi_receiver")
 HEADER = "X-Norce-Webhook-Secret"
 
 
-class StorefrontCache(TargetAdapter):
+class StorefrontCache(AsyncTargetAdapter):
     """The target: a storefront's product cache (here a dict; in real life Redis, a CDN
     purge, a search index...)."""
 
@@ -70,7 +76,7 @@ class StorefrontCache(TargetAdapter):
     def map(self, entity: ProductSku) -> dict[str, Any]:
         return {"sku": entity.part_no, "name": entity.erp_name, "active": entity.status_id == 1}
 
-    def send(self, batch: Sequence[Any]) -> None:
+    async def send(self, batch: Sequence[Any]) -> None:
         for item in batch:
             if isinstance(item, Deletion):
                 self.documents.pop(str(item.key), None)
@@ -79,31 +85,26 @@ class StorefrontCache(TargetAdapter):
         log.info("storefront cache: %d documents", len(self.documents))
 
 
-def create_app(handler: EventHandler, *, workers: int = 1) -> FastAPI:
+def create_app(handler: AsyncEventHandler, *, workers: int = 1) -> FastAPI:
     """The web app: your routes, plus the receiver mounted at ``/hooks/norce``."""
-    stop = threading.Event()
+    stop = asyncio.Event()
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        threads = [
-            threading.Thread(
-                target=handler.run, args=(stop,), name=f"norce-worker-{n}", daemon=True
-            )
-            for n in range(workers)
+        tasks = [
+            asyncio.create_task(handler.run(stop), name=f"norce-worker-{n}") for n in range(workers)
         ]
-        for thread in threads:
-            thread.start()
         yield
-        stop.set()
-        for thread in threads:
-            thread.join(10)
-        handler.close()
+        stop.set()  # each worker finishes the batch in hand
+        await asyncio.wait_for(asyncio.gather(*tasks), 30)
+        await handler.aclose()
+        await handler.store.aclose()
 
     app = FastAPI(title="Norce webhooks", lifespan=lifespan)
 
     @app.get("/health")
-    def health() -> dict[str, Any]:
-        return {"ok": True, "dead_letters": len(handler.dead_letters(limit=100))}
+    async def health() -> dict[str, Any]:
+        return {"ok": True, "dead_letters": len(await handler.dead_letters(limit=100))}
 
     app.mount("/hooks/norce", handler.app)
     return app
@@ -111,9 +112,9 @@ def create_app(handler: EventHandler, *, workers: int = 1) -> FastAPI:
 
 def from_environment() -> FastAPI:
     """The production wiring: settings and the secret from the environment."""
-    norce = Norce(NorceSettings.from_env())
-    store = SqliteStore(os.environ.get("NORCE_STATE", "norce-state.sqlite"))
-    handler = EventHandler(
+    norce = AsyncNorce(NorceSettings.from_env())
+    store = AsyncSqliteStore(os.environ.get("NORCE_STATE", "norce-state.sqlite"))
+    handler = AsyncEventHandler(
         norce,
         store,
         targets=[StorefrontCache()],
@@ -133,10 +134,12 @@ def __getattr__(name: str) -> Any:
 async def check() -> dict[str, dict[str, Any]]:
     """Everything in-process: the emulator posts webhooks into the FastAPI app."""
     with tempfile.TemporaryDirectory() as tmp, NorceEmulator(clock=ManualClock()) as emulator:
-        norce = Norce(emulator.settings(), transport=emulator.transport())
-        store = SqliteStore(Path(tmp) / "state.sqlite")
+        norce = AsyncNorce(emulator.settings(), transport=emulator.transport())
+        store = AsyncSqliteStore(Path(tmp) / "state.sqlite")
         target = StorefrontCache()
-        handler = EventHandler(norce, store, targets=[target], auth=WebhookAuth(HEADER, "s3cret"))
+        handler = AsyncEventHandler(
+            norce, store, targets=[target], auth=WebhookAuth(HEADER, "s3cret")
+        )
         app = create_app(handler, workers=0)  # the check drives the worker itself
 
         # Norce's webhooks go to the app through httpx's ASGI transport.
@@ -146,7 +149,7 @@ async def check() -> dict[str, dict[str, Any]]:
             "http://storefront.local/hooks/norce/SkuChangedNotification",
             headers={HEADER: "s3cret"},
         )
-        _seed(norce, emulator)
+        await _seed(norce, emulator)
         emulator.set_sku_status("FA-2", "Inactive")
         await emulator.arun_due()
 
@@ -154,18 +157,18 @@ async def check() -> dict[str, dict[str, Any]]:
             transport=httpx.ASGITransport(app=app), base_url="http://storefront.local"
         ) as client:
             health = (await client.get("/health")).json()
-        while handler.run_once().claimed:
+        while (await handler.run_once()).claimed:
             pass
-        handler.close()
-        norce.close()
-        store.close()
+        await handler.aclose()
+        await norce.aclose()
+        await store.aclose()
         print(f"health: {health}")
         for sku, document in sorted(target.documents.items()):
             print(f"{sku}: {document}")
         return target.documents
 
 
-def _seed(norce: Norce, emulator: NorceEmulator) -> None:
+async def _seed(norce: AsyncNorce, emulator: NorceEmulator) -> None:
     """Create three SKUs through Connect (as an ERP's product import would)."""
     header = ProductHeader(
         account_id=1,
@@ -183,7 +186,7 @@ def _seed(norce: Norce, emulator: NorceEmulator) -> None:
         )
         for p in ("FA-1", "FA-2", "FA-3")
     ]
-    norce.connect.import_products(products, header)
+    await norce.connect.import_products(products, header)
     emulator.advance(10)  # the job runs; the emulator queues one webhook per new SKU
 
 

@@ -85,6 +85,8 @@ def _names(text: str) -> set[str]:
             inner = token.string.strip("\"'")
             if inner.isidentifier():
                 names.add(inner)
+            else:  # a docstring: the names it mentions (see _docstrings)
+                names.update(re.findall(r"\bAsync[A-Z]\w*|\b_async_\w+", inner))
     return names
 
 
@@ -134,6 +136,42 @@ def _blocks(text: str) -> str:
     return "".join(out)
 
 
+_DOC_KEYWORDS = re.compile(r"\bawait (?=\S)|\basync (?=with\b|for\b|def\b)")
+
+
+def _docstrings(text: str, table: dict[str, str]) -> str:
+    """Rewrite the names (and ``await``/``async with``) in docstrings too: unasync leaves
+    string tokens alone, and an ``AsyncStore`` in ``Store``'s documentation misleads.
+    Write a docstring that names both twins so that it reads right either way."""
+    names = "|".join(map(re.escape, sorted(table, key=len, reverse=True)))
+    words = re.compile(r"\b(" + names + r")\b")
+    lines = text.splitlines(keepends=True)
+    starts = [0]
+    for line in lines:
+        starts.append(starts[-1] + len(line))
+    spans = []
+    first = True
+    skip = {tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.ENCODING}
+    for token in tokenize.generate_tokens(io.StringIO(text).readline):
+        if token.type in skip:
+            continue
+        # The module docstring is kept as written: it tells how the two files relate.
+        is_module_doc, first = first and token.type == tokenize.STRING, False
+        if is_module_doc:
+            continue
+        if token.type == tokenize.STRING and token.string.lstrip("rRuU")[:3] in ('"""', "'''"):
+            begin = starts[token.start[0] - 1] + token.start[1]
+            end = starts[token.end[0] - 1] + token.end[1]
+            spans.append((begin, end))
+    out, last = [], 0
+    for begin, end in spans:
+        doc = words.sub(lambda m: table[m.group(1)], text[begin:end])
+        out += [text[last:begin], _DOC_KEYWORDS.sub("", doc)]
+        last = end
+    out.append(text[last:])
+    return "".join(out)
+
+
 def _ruff(args: list[str], text: str, filename: Path) -> str:
     ruff = shutil.which("ruff") or "ruff"
     proc = subprocess.run(  # noqa: S603 - fixed arguments, our own ruff
@@ -162,9 +200,11 @@ def generate(source: Path) -> str:
         src_dir.mkdir()
         path = src_dir / source.name
         path.write_text(rule_text, encoding="utf-8")
-        rule = unasync.Rule("/_async/", "/_sync/", additional_replacements=replacements_for(text))
+        table = replacements_for(text)
+        rule = unasync.Rule("/_async/", "/_sync/", additional_replacements=table)
         unasync.unasync_files([str(path)], rules=[rule])
         out = (Path(tmp) / "_sync" / source.name).read_text(encoding="utf-8")
+    out = _docstrings(out, table)
     relative = source.relative_to(ROOT).as_posix()
     out = _HEADER.format(source=relative) + out
     target = target_of(source)

@@ -28,7 +28,7 @@ __all__ = ["Norce"]
 
 
 class Norce:
-    """Client for one Norce tenant (``AsyncNorce`` for asyncio, ``Norce`` blocking).
+    """Client for one Norce tenant.
 
     Example:
         >>> with Norce(NorceSettings.from_env()) as norce:  # doctest: +SKIP
@@ -36,7 +36,7 @@ class Norce:
 
     Args:
         settings: where and who.
-        http_client: an ``httpx.AsyncClient`` (``httpx.Client`` for ``Norce``) to share;
+        http_client: an httpx client of the same kind to share;
             you close it.
         transport: an httpx transport (e.g. ``NorceEmulator().transport()``).
         query_cache: a :class:`~norce_integration.query.QueryCache` for Query lookups

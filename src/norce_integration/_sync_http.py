@@ -104,7 +104,7 @@ class _ReplayableBody:
 
 
 class HTTP:
-    """The HTTP shell. Owns its ``httpx.AsyncClient`` unless one is injected."""
+    """The HTTP shell. Owns its ``httpx.Client`` unless one is injected."""
 
     def __init__(
         self,

@@ -52,7 +52,12 @@ PRODUCT_HEADER = m.ProductHeader(
     product_fields_that_are_set=[m.ProductField.Variants, m.ProductField.Cultures],
     product_culture_fields_that_are_set=[m.ProductCultureField.Name],
     variant_fields_that_are_set=[m.VariantField.Skus],
-    sku_fields_that_are_set=[m.SkuField.Status, m.SkuField.Type, m.SkuField.StandardPrice],
+    sku_fields_that_are_set=[
+        m.SkuField.Status,
+        m.SkuField.Type,
+        m.SkuField.EanCode,
+        m.SkuField.StandardPrice,
+    ],
     sku_price_list_fields_that_are_set=[m.SkuPriceListField.PriceSale],
 )
 CUSTOMER_HEADER = m.CustomerHeader(
@@ -79,6 +84,7 @@ def _products() -> list[m.Product]:
                             part_no=f"SKU-{i}",
                             status=m.SkuStatus.Active,
                             type=m.SkuType.ErpStandard,
+                            ean_code=f"7350000000{i:03d}",
                             standard_price=m.SkuPriceList(
                                 part_no=f"SKU-{i}",
                                 price_list_code="STD",

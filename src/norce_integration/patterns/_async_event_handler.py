@@ -138,12 +138,13 @@ class _Leases:
 
 
 class AsyncEventHandler:
-    """Receives Norce webhooks and processes them into targets, for asyncio.
+    """Receives Norce webhooks and processes them into targets.
 
-    Every store call is awaited on an :class:`~norce_integration.stores.AsyncStore`
+    Every store call goes to an :class:`~norce_integration.stores.AsyncStore`
     (:class:`~norce_integration.stores.AsyncSqliteStore` or
-    :class:`~norce_integration.stores.AsyncPostgresStore`), so neither the receiver nor
-    the worker ever holds the event loop while the database works.
+    :class:`~norce_integration.stores.AsyncPostgresStore`). The asyncio handler awaits
+    each one, so neither its receiver nor its worker ever holds the event loop while the
+    database works; the blocking handler's receiver writes through a writer thread.
 
     Example:
         >>> handler = AsyncEventHandler(  # doctest: +SKIP
@@ -153,7 +154,7 @@ class AsyncEventHandler:
         ...     auth=WebhookAuth("X-Norce-Webhook-Secret", secret),
         ... )
         >>> app.mount("/hooks/norce", handler.app)  # in FastAPI/Starlette  # doctest: +SKIP
-        >>> await handler.run(stop_event)  # a worker task  # doctest: +SKIP
+        >>> await handler.run(stop_event)  # the worker  # doctest: +SKIP
 
     Args:
         norce: the client (a cached Query resource is built on its connection), or a

@@ -141,22 +141,23 @@ class _Leases:
 
 
 class EventHandler:
-    """Receives Norce webhooks and processes them into targets, for asyncio.
+    """Receives Norce webhooks and processes them into targets.
 
-    Every store call is awaited on an :class:`~norce_integration.stores.AsyncStore`
-    (:class:`~norce_integration.stores.AsyncSqliteStore` or
-    :class:`~norce_integration.stores.AsyncPostgresStore`), so neither the receiver nor
-    the worker ever holds the event loop while the database works.
+    Every store call goes to an :class:`~norce_integration.stores.Store`
+    (:class:`~norce_integration.stores.SqliteStore` or
+    :class:`~norce_integration.stores.PostgresStore`). The asyncio handler awaits
+    each one, so neither its receiver nor its worker ever holds the event loop while the
+    database works; the blocking handler's receiver writes through a writer thread.
 
     Example:
-        >>> handler = AsyncEventHandler(  # doctest: +SKIP
+        >>> handler = EventHandler(  # doctest: +SKIP
         ...     norce,
-        ...     AsyncSqliteStore("state/norce.sqlite"),
+        ...     SqliteStore("state/norce.sqlite"),
         ...     targets=[Search()],
         ...     auth=WebhookAuth("X-Norce-Webhook-Secret", secret),
         ... )
         >>> app.mount("/hooks/norce", handler.app)  # in FastAPI/Starlette  # doctest: +SKIP
-        >>> await handler.run(stop_event)  # a worker task  # doctest: +SKIP
+        >>> handler.run(stop_event)  # the worker  # doctest: +SKIP
 
     Args:
         norce: the client (a cached Query resource is built on its connection), or a

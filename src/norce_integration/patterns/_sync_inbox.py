@@ -16,7 +16,7 @@ __all__ = ["StoreInbox"]
 
 
 class StoreInbox:
-    """``AsyncStore.inbox_write`` for a group of receiver operations: the dedup check and
+    """``Store.inbox_write`` for a group of receiver operations: the dedup check and
     the append of every event, and the dead letters, in one transaction.
 
     Args:

@@ -51,7 +51,7 @@ K = TypeVar("K", bound=Hashable)
 
 
 class AsyncQueryResource:
-    """Query 2.0 client: ``AsyncNorce(settings).query`` (``Norce(settings).query`` blocking).
+    """Query 2.0 client: ``norce.query``.
 
     Args:
         http: the HTTP shell.

@@ -54,7 +54,7 @@ K = TypeVar("K", bound=Hashable)
 
 
 class QueryResource:
-    """Query 2.0 client: ``AsyncNorce(settings).query`` (``Norce(settings).query`` blocking).
+    """Query 2.0 client: ``norce.query``.
 
     Args:
         http: the HTTP shell.

@@ -33,9 +33,8 @@ __all__ = ["AsyncStore"]
 class AsyncStore(Protocol):
     """All state the SDK keeps; every method is one atomic transaction.
 
-    Declared once here for asyncio (``close`` is ``aclose``); the blocking
-    :class:`~norce_integration.stores.Store` is generated from it with the same methods,
-    parameters, results and guarantees.
+    Declared once, for asyncio; the blocking twin is generated from it with the same
+    methods, parameters, results and guarantees (``close`` for ``aclose``).
 
     Implementations raise :class:`~norce_integration.StoreError` when the store fails or
     cannot be reached; no driver exception escapes. Methods that depend on the current

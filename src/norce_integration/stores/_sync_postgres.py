@@ -115,15 +115,15 @@ class _Transient(Exception):
 
 class PostgresStore:
     """The store on PostgreSQL, shared by many processes (see
-    :class:`~norce_integration.stores.AsyncStore`).
+    :class:`~norce_integration.stores.Store`).
 
     The asyncio store is opened with :meth:`open` (connect, migrate, open the pool) or as
     an async context manager; the blocking :class:`~norce_integration.stores.PostgresStore`
     does the same in its constructor.
 
     Example:
-        >>> async with await AsyncPostgresStore.open(dsn) as store:  # doctest: +SKIP
-        ...     await store.inbox_append("key", "ProductChangedNotification", b"{}")
+        >>> with PostgresStore.open(dsn) as store:  # doctest: +SKIP
+        ...     store.inbox_append("key", "ProductChangedNotification", b"{}")
         >>> store = PostgresStore("postgresql://norce@db.internal/integration")  # doctest: +SKIP
         >>> store = PostgresStore.from_env()  # NORCE_STORE_DSN  # doctest: +SKIP
         >>> store.close()  # doctest: +SKIP

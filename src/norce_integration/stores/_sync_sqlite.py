@@ -39,11 +39,11 @@ __all__ = ["SqliteStore"]
 
 
 class SqliteStore:
-    """The store on one SQLite file (see :class:`~norce_integration.stores.AsyncStore`).
+    """The store on one SQLite file (see :class:`~norce_integration.stores.Store`).
 
     Example:
-        >>> store = AsyncSqliteStore("state/norce.sqlite")  # doctest: +SKIP
-        >>> await store.aclose()  # doctest: +SKIP
+        >>> store = SqliteStore("state/norce.sqlite")  # doctest: +SKIP
+        >>> store.close()  # doctest: +SKIP
 
     Args:
         path: the database file (created with its parent directory if missing), or
