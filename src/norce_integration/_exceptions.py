@@ -27,6 +27,8 @@
     │   │                               .status, .log (error and warning entries)
     │   └── ImportJobTimeoutError       we stopped waiting; the job may still run (never "failed")
     ├── ImportRefusedError              a safety rule refused an import (shrink guard, ...)
+    │   └── RunHeldError                an interrupted run's outcome cannot be proven; the kind
+    │                                   is held until `jobs adopt` / `import resolve` (.run_id)
     ├── EventError
     │   ├── EventParseError             a webhook body is malformed; .event_type, .field
     │   └── WebhookAuthError            the static auth header is missing or wrong
@@ -70,6 +72,7 @@ __all__ = [
     "PermissionDeniedError",
     "RateLimitError",
     "ResponseValidationError",
+    "RunHeldError",
     "ServerError",
     "ServiceUnavailableError",
     "StoreError",
@@ -273,6 +276,36 @@ class ImportRefusedError(NorceError):
     def __init__(self, message: str, *, rule: str) -> None:
         self.rule = rule
         super().__init__(f"{rule}: {message}")
+
+
+class RunHeldError(ImportRefusedError):
+    """An interrupted import run cannot be proven sent or not sent: every import of its
+    kind and account is refused (rule ``held``) until an operator resolves it.
+
+    Attributes:
+        run_id: the held run.
+        kind: its import kind.
+        account_id: its system account.
+        source: its source name.
+        candidates: Connect jobs that may be the run's (from ``Job/List``).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        run_id: str,
+        kind: str,
+        account_id: int,
+        source: str,
+        candidates: tuple[int, ...] = (),
+    ) -> None:
+        self.run_id = run_id
+        self.kind = kind
+        self.account_id = account_id
+        self.source = source
+        self.candidates = candidates
+        super().__init__(message, rule="held")
 
 
 class EventError(NorceError):

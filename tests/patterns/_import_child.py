@@ -2,11 +2,23 @@
 a chosen step.
 
 Usage: ``python _import_child.py '<json config>'``. Config keys: ``base_url`` (a served
-emulator), ``store`` (SQLite path), ``work`` (spool directory), ``mode`` (``delta`` or
-``full``), ``rows`` (price rows S0000.. in list STD), ``t0`` (their modification time,
-ISO), ``kill`` (``extract``: in the middle of the extraction; ``tracked``: right after
-the tracker stored the job id, before the run journal names it; ``submit``: after the
-journal names the job; ``track``: on the first wait while polling; ``none``).
+emulator), ``store`` (SQLite path, or a ``postgresql://`` DSN with ``schema``), ``work``
+(spool directory), ``mode`` (``delta`` or ``full``), ``rows`` (price rows S0000.. in list
+STD), ``t0`` (their modification time, ISO), ``price`` (their price, default 100) and
+``kill``, one of:
+
+* ``before-extract``: when the source is first asked for records;
+* ``extract``: in the middle of the extraction;
+* ``journal``: the run journal is written, the POST not sent;
+* ``answered``: Norce answered the POST, the SDK has not read the answer (nothing of the
+  job is in the store);
+* ``tracked``: right after the tracker stored the job id, before the journal names it;
+* ``submit``: after the journal names the job;
+* ``track``: on the first wait while polling;
+* ``settle``: the job succeeded, nothing settled yet;
+* ``watermark``: settled up to the watermark write (versions, generation, last full
+  import written), before the watermark moves;
+* ``none``.
 
 The parent test checks what the kill left behind and that the next run finishes it.
 """
@@ -37,7 +49,7 @@ from norce_integration.patterns import (
     SourceAdapter,
     SourceSpec,
 )
-from norce_integration.stores import SqliteStore
+from norce_integration.stores import PostgresStore, SqliteStore, Store
 
 
 def die() -> None:
@@ -71,6 +83,12 @@ def spec() -> SourceSpec:
     )
 
 
+def open_store(config: dict[str, Any]) -> Store:
+    if config["store"].startswith("postgresql://"):
+        return PostgresStore(config["store"], schema=config["schema"])
+    return SqliteStore(config["store"])
+
+
 def rows(n: int, t0: dt.datetime, price: str = "100") -> list[dict[str, Any]]:
     return [{"sku": f"S{i:04d}", "price": price, "mod": t0} for i in range(n)]
 
@@ -78,11 +96,16 @@ def rows(n: int, t0: dt.datetime, price: str = "100") -> list[dict[str, Any]]:
 class Prices(SourceAdapter[dict[str, Any]]):
     """Price rows; with ``kill_after`` the process dies in the middle of the extraction."""
 
-    def __init__(self, data: list[dict[str, Any]], kill_after: int | None = None) -> None:
+    def __init__(
+        self, data: list[dict[str, Any]], kill_after: int | None = None, *, kill_first: bool = False
+    ) -> None:
         self.data = data
         self.kill_after = kill_after
+        self.kill_first = kill_first
 
     def _stream(self, data: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        if self.kill_first:
+            die()
         for number, row in enumerate(data):
             if self.kill_after is not None and number == self.kill_after:
                 die()
@@ -110,7 +133,7 @@ class Prices(SourceAdapter[dict[str, Any]]):
 FAST = PollSchedule(first_delay=0.05, interval=0.05, factor=1.0, max_interval=0.1, jitter=0.0)
 
 
-def tracker_for(norce: Norce, store: SqliteStore, kill: str) -> JobTracker:
+def tracker_for(norce: Norce, store: Store, kill: str) -> JobTracker:
     def sleep(seconds: float) -> None:
         if kill == "track":
             die()
@@ -131,18 +154,47 @@ def tracker_for(norce: Norce, store: SqliteStore, kill: str) -> JobTracker:
     return tracker
 
 
+def arm(norce: Norce, store: Store, kill: str) -> None:
+    """Kill points around the POST and the watermark write."""
+    connect = norce.connect
+    submit = connect.submit_encoded
+
+    def submit_encoded(*args: Any, **kwargs: Any) -> Any:
+        if kill == "journal":
+            die()
+        answer = submit(*args, **kwargs)
+        if kill == "answered":
+            die()
+        return answer
+
+    connect.submit_encoded = submit_encoded  # type: ignore[method-assign]
+    if kill == "watermark":
+
+        def compare_and_set_watermark(*args: Any, **kwargs: Any) -> Any:
+            die()
+
+        store.compare_and_set_watermark = compare_and_set_watermark  # type: ignore[method-assign]
+
+
 def main(config: dict[str, Any]) -> None:
     kill = config["kill"]
     t0 = dt.datetime.fromisoformat(config["t0"])
-    data = rows(config["rows"], t0)
-    adapter = Prices(data, kill_after=config["rows"] // 2 if kill == "extract" else None)
+    data = rows(config["rows"], t0, config.get("price", "100"))
+    adapter = Prices(
+        data,
+        kill_after=config["rows"] // 2 if kill == "extract" else None,
+        kill_first=kill == "before-extract",
+    )
 
     def progress(event: Progress) -> None:
         if kill == "submit" and event.phase == "submit":
             die()
+        if kill == "settle" and event.phase == "track":
+            die()  # the job is final (succeeded): nothing settled yet
 
-    with Norce(settings(config["base_url"])) as norce, SqliteStore(config["store"]) as store:
+    with Norce(settings(config["base_url"])) as norce, open_store(config) as store:
         tracker = tracker_for(norce, store, kill)
+        arm(norce, store, kill)
         common: dict[str, Any] = {
             "tracker": tracker,
             "work_dir": config["work"],

@@ -351,17 +351,31 @@ CHILD = Path(__file__).with_name("_import_child.py")
 
 
 def run_child(
-    base_url: str, store: Path, work: Path, *, mode: str, kill: str, rows: int, t0: dt.datetime
+    base_url: str,
+    store: Path | str,
+    work: Path,
+    *,
+    mode: str,
+    kill: str,
+    rows: int,
+    t0: dt.datetime,
+    price: str = "100",
+    schema: str = "",
 ) -> subprocess.CompletedProcess[str]:
-    """Run :mod:`_import_child` in a fresh interpreter (it SIGKILLs itself at ``kill``)."""
+    """Run :mod:`_import_child` in a fresh interpreter (it SIGKILLs itself at ``kill``).
+
+    ``store``: a SQLite path, or a PostgreSQL DSN (with ``schema``).
+    """
     config = {
         "base_url": base_url,
         "store": str(store),
+        "schema": schema,
         "work": str(work),
         "mode": mode,
         "kill": kill,
         "rows": rows,
         "t0": t0.isoformat(),
+        "price": price,
     }
     return subprocess.run(
         [sys.executable, str(CHILD), json.dumps(config)],

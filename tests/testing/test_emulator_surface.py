@@ -11,8 +11,9 @@ PUBLIC_MEMBERS = [
     "aadvance", "acomplete_action", "add_category", "adelay", "admin_status", "advance",
     "arun_due", "asgi_app", "cancel_order", "client_secret", "close", "complete_action",
     "confirm_order", "create_order", "dead_letters", "delay", "deliveries", "get_job",
-    "handle", "issue_token", "job_log", "jobs", "pending_deliveries", "process_due_jobs",
-    "ready_for_pickup", "release_job", "run_due", "serve", "set_sku_name", "set_sku_onhand",
+    "handle", "issue_token", "job_history", "job_log", "jobs", "pending_deliveries", "place_order",
+    "process_due_jobs", "ready_for_pickup", "release_job", "run_due", "serve",
+    "set_order_receiver", "set_sku_name", "set_sku_onhand",
     "set_sku_price", "set_sku_status", "settings", "ship_order", "subscribe",
     "subscriptions", "table", "transport", "unsubscribe", "update_customer",
 ]  # fmt: skip
@@ -20,7 +21,7 @@ PUBLIC_MEMBERS = [
 PUBLIC_ATTRIBUTES = [
     "account_id", "application_id", "auto_deliver", "base_url", "client_id", "clock",
     "data", "delivery_timeout", "delivery_transport", "events", "faults", "job_timings",
-    "max_body_bytes", "norce_client_id", "page_size", "spool_memory_bytes",
+    "max_body_bytes", "norce_client_id", "orders", "page_size", "spool_memory_bytes",
     "token_lifetime", "token_rate_limit",
 ]  # fmt: skip
 

@@ -1,4 +1,5 @@
-"""``norce-integration import full | delta | plan``: run a configured source adapter."""
+"""``norce-integration import full | delta | plan | runs | resolve``: run a configured source
+adapter; see and resolve interrupted runs."""
 
 from __future__ import annotations
 
@@ -9,9 +10,10 @@ import click
 
 from .._exceptions import ConfigurationError
 from ..patterns import DeltaImport, FullImport, ImportResult, ImportStatus, SourceSpec
+from ..patterns.imports import ImportRuns
 from ._app import EXIT_ERROR, EXIT_TIMED_OUT, Runtime, main, runtime_options
 from ._config import SourceConfig, import_options, instantiate, source_spec
-from ._ui import ImportProgress, console, plan_table, print_json, result_table
+from ._ui import ImportProgress, console, plan_table, print_json, result_table, table
 
 
 __all__ = ["import_group"]
@@ -19,7 +21,8 @@ __all__ = ["import_group"]
 
 @main.group("import")
 def import_group() -> None:
-    """Import a source into Norce: full, delta, or plan (a dry run that sends nothing).
+    """Import a source into Norce: full, delta, or plan (a dry run that sends nothing);
+    runs and resolve show and settle interrupted runs.
 
     The source is a SourceAdapter given as package.module:Class (--adapter or the
     config file's [source] adapter); settings come from --config and NORCE_* variables.
@@ -202,3 +205,77 @@ def import_plan(  # noqa: PLR0917 - click passes options by keyword
         console().print(plan_table(plan))
     if plan.refusals:
         raise click.exceptions.Exit(EXIT_ERROR)
+
+
+@import_group.command("runs")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@runtime_options
+def import_runs(rt: Runtime, as_json: bool) -> None:
+    """Import runs not settled yet (interrupted, unwaited or held); reads only the store."""
+    found = ImportRuns(rt.store(must_exist=True)).list()
+    if as_json:
+        print_json(found)
+        return
+    out = console()
+    out.print(
+        table(
+            f"{len(found)} pending run(s)",
+            ("run", "kind", "account", "source", "mode", "phase", "jobs", "candidates"),
+            [
+                (
+                    r.run_id,
+                    r.kind,
+                    r.account_id,
+                    r.source,
+                    r.mode,
+                    r.phase,
+                    ", ".join(str(j) for j in r.jobs) or "-",
+                    ", ".join(str(j) for j in r.candidates) or "-",
+                )
+                for r in found
+            ],
+        )
+    )
+    for r in found:
+        if r.held:
+            out.print(f"run {r.run_id} is held: {r.held}", markup=False)
+
+
+@import_group.command("resolve")
+@click.argument("run_id", metavar="RUN")
+@click.option(
+    "--sent/--not-sent",
+    "sent",
+    default=None,
+    help=(
+        "--not-sent: no Connect job was created, the run is rolled back and its records "
+        "are sent again. --sent: a job was created but cannot be named; the run settles "
+        "as failed and its records are sent again (a full import waits until no job it "
+        "may own still runs)."
+    ),
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@runtime_options
+def import_resolve(rt: Runtime, run_id: str, sent: bool | None, as_json: bool) -> None:
+    """Resolve the held (or interrupted) import run RUN without a job id.
+
+    A run killed before its job id was stored, whose outcome the SDK could not prove,
+    holds every import of its kind (RunHeldError). If Norce has the run's job, adopt it
+    instead: norce-integration jobs adopt RUN JOB_ID. The watermark never moves here.
+    """
+    if sent is None:
+        msg = "say what happened: --sent or --not-sent"
+        raise ConfigurationError(msg, setting="--sent/--not-sent")
+    store = rt.store(must_exist=True)
+    run = ImportRuns(store).get(run_id)
+    norce = rt.norce() if sent and run.mode == "full" else None
+    after = ImportRuns(store, norce).resolve(run_id, sent=sent)
+    if as_json:
+        print_json({"run_id": run_id, "sent": sent, "pending": after})
+        return
+    state = "rolled back" if after is None else f"{after.phase}, settled by the next run"
+    console().print(
+        f"run {run_id} of {run.source} resolved as {'sent' if sent else 'not sent'}: {state}; "
+        f"the next {run.mode} import sends its records again",
+        markup=False,
+    )

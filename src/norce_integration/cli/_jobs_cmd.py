@@ -1,4 +1,4 @@
-"""``norce-integration jobs list | show | watch | rerun``: the jobs in the state store."""
+"""``norce-integration jobs list | show | watch | rerun | adopt``: the jobs in the state store."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import click
 
 from .._exceptions import ImportJobError
 from ..patterns import JobResult
+from ..patterns.imports import ImportRuns
 from ..stores import TrackedJob, TrackedStatus
 from ._app import EXIT_ERROR, EXIT_TIMED_OUT, Runtime, main, runtime_options
 from ._ui import console, print_json, table
@@ -31,7 +32,7 @@ def _counts(job: TrackedJob | JobResult) -> str:
 
 @main.group("jobs")
 def jobs_group() -> None:
-    """Connect jobs tracked in the state store: list, show, watch, rerun."""
+    """Connect jobs tracked in the state store: list, show, watch, rerun, adopt."""
 
 
 @jobs_group.command("list")
@@ -250,3 +251,35 @@ def jobs_rerun(rt: Runtime, job_id: int, force: bool, wait: bool, as_json: bool)
             _result_table([result])
     if result is not None:
         _exit_for([result])
+
+
+@jobs_group.command("adopt")
+@click.argument("run_id", metavar="RUN")
+@click.argument("job_id", type=int)
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Adopt even if the job predates the run, has another item count or is tracked.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@runtime_options
+def jobs_adopt(rt: Runtime, run_id: str, job_id: int, force: bool, as_json: bool) -> None:
+    """Declare JOB_ID the Connect job of the held (or interrupted) import run RUN.
+
+    Use it when an import was killed before its job id was stored and the SDK could not
+    prove which job is the run's (the kind is held: RunHeldError names the run and the
+    candidate jobs). Check in Norce that JOB_ID carries that run's payload first. The
+    next import of the source (or resume) then waits for the job and settles the run by
+    its outcome: the watermark moves only if it succeeded.
+    """
+    store = rt.store(must_exist=True)
+    runs = ImportRuns(store, rt.norce(), tracker=rt.tracker(must_exist=True))
+    run = runs.adopt(run_id, job_id, force=force)
+    if as_json:
+        print_json(run)
+        return
+    console().print(
+        f"run {run.run_id} of {run.source}: job {job_id} adopted ({run.phase}); the next "
+        f"{run.mode} import of {run.source} settles it",
+        markup=False,
+    )

@@ -116,6 +116,9 @@ class AsyncDeltaImport:
         progress_every: records between extraction progress reports.
         lock_ttl: seconds the in-flight lock lives without a refresh.
         track_timeout: local wait limit for the job (default: the tracker's).
+        recovery_grace: seconds between the two ``Job/List`` reads that prove a
+            killed run's POST created no job.
+        sleep: how to wait ``recovery_grace`` (default: asyncio's / ``time``'s sleep).
         clock: seconds since the epoch (the window and the intervals use it).
 
     Raises:
@@ -146,6 +149,8 @@ class AsyncDeltaImport:
         progress_every: int = 10_000,
         lock_ttl: float = 900.0,
         track_timeout: float | None = None,
+        recovery_grace: float = 2.0,
+        sleep: Callable[[float], Any] | None = None,
         clock: Callable[[], float] | None = None,
     ) -> None:
         if mode not in ("watermark", "fingerprint"):
@@ -174,6 +179,8 @@ class AsyncDeltaImport:
             lock_ttl=lock_ttl,
             record_versions=record_versions,
             track_timeout=track_timeout,
+            recovery_grace=recovery_grace,
+            sleep=sleep,
         )
         self._fingerprint = mode == "fingerprint"
         self._mode = "fingerprint" if self._fingerprint else "delta"
@@ -213,6 +220,7 @@ class AsyncDeltaImport:
         journal: Journal | None = None
         try:
             recovered = await engine.recover(run_id, refuse_if_running=True)
+            await engine.other_journals(full=False)
             refuse(await engine.in_flight(include_lock=False))
             await engine.cleanup_orphans()
             before, moved_at = await engine.watermark()
@@ -264,6 +272,7 @@ class AsyncDeltaImport:
             spool = None
             journal = await engine.start_journal(
                 run_id=run_id,
+                digests=await engine.digests([group_items(send)]),
                 mode=self._mode,
                 started_at=now,
                 groups=[len(winners)],

@@ -10,9 +10,15 @@ A run's life, and what a ``kill -9`` at each step leaves behind:
    wait for its jobs, then settle it exactly as that run would have;
 3. extract and map into the local spool → nothing sent, no journal: the next run
    starts afresh and deletes the orphaned spool;
-4. journal ``submitting`` → POST → job id recorded by the tracker → journal names the
-   job → a killed run is found by step 2 of the next one, which resumes the job and
-   never submits the payload again;
+4. ``Job/List`` → journal ``submitting`` (with the highest job id listed, the *floor*,
+   and the sha256 of each group's exact body) → POST → job id recorded by the tracker
+   (with that digest) → journal names the job. A run killed in between is proven by
+   step 2 of the next one: a tracked job with the group's digest submitted after the
+   journal is adopted; a complete ``Job/List`` with no unexplained job above the floor
+   proves the POST never created one (the run is rolled back, its watermark untouched,
+   and sent again); anything else is *held* (:class:`RunHeldError`) until an operator
+   runs ``jobs adopt`` or ``import resolve``. Connect echoes no nonce of ours, so
+   nothing else can prove a job is a run's;
 5. wait → settle (watermark, item versions, last full import, supersede) → clear the
    journal. The watermark moves only here, after Norce reported success.
 """
@@ -30,14 +36,15 @@ from typing import Any, Protocol
 import attrs
 
 from ..._client import AsyncNorce
+from ..._concurrency import async_sleep
 from ..._exceptions import (
     AmbiguousImportError,
     APIError,
     ConfigurationError,
     ImportRefusedError,
 )
-from ...connect import SubmittedImport, header_value
-from ...connect.models import Job, JobResponse
+from ...connect import ImportBody, header_value
+from ...connect.models import Job
 from ...stores import (
     AsyncStore,
     FullImportRecord,
@@ -51,25 +58,37 @@ from ._adapters import AdapterContext, AsyncSourceAdapter, SourceSpec, overrides
 from ._core import (
     BATCH,
     GENERATION_NAMESPACE,
+    JOB_LIST_PAGE,
+    JOB_LIST_PAGES,
     LEGACY_SUFFIX,
     PREFETCH_BATCH,
     RUN_NAMESPACE,
     SUPERSEDED_BY_FULL,
+    Adopt,
     Encoded,
     Extraction,
+    Held,
     ImportResult,
     ImportStatus,
     ItemEncoder,
     Journal,
+    NotSent,
     Progress,
     ProgressHook,
     Refusal,
     SmallBatchWarning,
+    adopt_job,
     after_failed_submit,
+    after_not_sent,
+    blocking_journal,
     candidate_verdict,
+    held_error,
+    held_journal,
     in_flight_refusals,
+    job_floor,
+    listing_complete,
     lock_refusal,
-    match_lost_jobs,
+    lost_job_verdict,
     moves_forward,
     newer_wins,
     next_generation,
@@ -400,6 +419,10 @@ class AsyncEngine:
         lock_ttl: seconds the in-flight lock lives without a refresh.
         record_versions: record item versions/fingerprints after success.
         track_timeout: local wait limit per job (default: the tracker's).
+        recovery_grace: seconds to wait before a second ``Job/List`` confirms that a
+            killed run's POST created no job (a body Norce received in full just before
+            the kill may take a moment to become a job).
+        sleep: how to wait that long (default: the event loop's / ``time``'s sleep).
     """
 
     def __init__(
@@ -416,8 +439,12 @@ class AsyncEngine:
         lock_ttl: float,
         record_versions: bool,
         track_timeout: float | None,
+        recovery_grace: float = 2.0,
+        sleep: Callable[[float], Any] | None = None,
     ) -> None:
         self.spec = spec
+        self.recovery_grace = recovery_grace
+        self.sleep = sleep
         self.norce = norce
         self.tracker = tracker
         self.store = tracker.store
@@ -499,7 +526,11 @@ class AsyncEngine:
         holder = (
             await self.store.lock_holder(self.kind, self.spec.account_id) if include_lock else None
         )
-        return in_flight_refusals(self.spec, holder, await self.unfinished(exclude))
+        out = in_flight_refusals(self.spec, holder, await self.unfinished(exclude))
+        if include_lock:  # a plan: list held runs too
+            for refusal in await self.journal_refusals(full=False, include_own=True):
+                out.append((refusal.rule, str(refusal).split(": ", 1)[-1]))
+        return out
 
     async def unfinished(self, exclude: Iterable[int] = ()) -> list[TrackedJob]:
         """Unfinished jobs of (kind, account) in the store, except ``exclude``."""
@@ -597,10 +628,12 @@ class AsyncEngine:
         versions: str | None,
         spool: str | None,
         generation: int,
+        digests: Sequence[str] = (),
         watermark_before: str | None = None,
         until: str | None = None,
     ) -> Journal:
-        """Write the journal before the first POST."""
+        """Write the journal before the first POST (after reading the job-id floor)."""
+        floor = await self.job_floor(run_id)
         journal = Journal(
             run_id=run_id,
             mode=mode,
@@ -608,6 +641,8 @@ class AsyncEngine:
             started_at=started_at,
             submit_at=self.now(),
             groups=tuple(groups),
+            digests=tuple(digests),
+            floor=floor,
             header=header,
             watermark_before=watermark_before,
             until=until,
@@ -618,6 +653,30 @@ class AsyncEngine:
         )
         await self.slots.put(RUN_NAMESPACE, journal.dumps())
         return journal
+
+    async def job_floor(self, run_id: str) -> int | None:
+        """The highest job id ``Job/List`` shows now (``None``: it could not be read)."""
+        try:
+            return job_floor(await self.norce.connect.list_jobs(take=JOB_LIST_PAGE))
+        except APIError as exc:
+            log.warning(
+                "run %s: Job/List failed before the POST (%s); if this run is killed before "
+                "its job id is stored, it will be held for an operator",
+                run_id,
+                exc,
+            )
+            return None
+
+    async def digests(self, groups: Sequence[Callable[[], Iterable[bytes]]]) -> list[str]:
+        """sha256 of each group's exact body, as :meth:`submit` will stream it."""
+        out: list[str] = []
+        for make_items in groups:
+            body = ImportBody(make_items(), kind=self.kind, framing="encoded")
+            for number, _ in enumerate(body):
+                if number % 16 == 15:
+                    await async_sleep(0)  # a large body: let the loop breathe
+            out.append(body.digest)
+        return out
 
     async def _write(self, journal: Journal) -> Journal:
         await self.slots.put(RUN_NAMESPACE, journal.dumps())
@@ -720,20 +779,24 @@ class AsyncEngine:
             return None
         self.progress("recover", 0, len(journal.groups), run_id, f"run {journal.run_id}")
         started = self.now()
-        if journal.phase == "submitting":
-            try:
-                listed: list[Job] = await self.norce.connect.list_jobs()
-            except APIError as exc:
-                log.warning("Job/List failed while recovering run %s: %s", journal.run_id, exc)
-                listed = []
-            journal = await self._adopt(journal, listed)
+        if journal.phase == "held":
+            raise held_error(self.slots.key, journal)
+        notes: list[str] = []
+        if journal.open_group is not None:
+            prior = journal
+            journal, note = await self.prove(journal)
+            if journal is None:
+                await self.discard(prior)
+                return self.result(
+                    run_id=prior.run_id,
+                    mode=prior.mode,
+                    status=ImportStatus.FAILED,
+                    started=started,
+                    watermark=(await self.watermark())[0],
+                    warnings=[note],
+                )
+            notes.append(note)
         if not journal.jobs:
-            log.warning(
-                "run %s of %s was interrupted before Norce returned a job id; nothing to "
-                "resume (if a job was created, it is not known to this store)",
-                journal.run_id,
-                self.spec.name,
-            )
             await self.discard(journal)
             return self.result(
                 run_id=journal.run_id,
@@ -750,6 +813,7 @@ class AsyncEngine:
             "jobs": results,
             "job_ids": journal.jobs,
             "item_count": sum(journal.groups),
+            "warnings": notes,
         }
         status = outcome(results)
         if status is not None:
@@ -760,27 +824,117 @@ class AsyncEngine:
         self.progress("recover", len(journal.groups), len(journal.groups), run_id, str(status))
         return self.result(status=status, watermark=watermark, superseded=superseded, **common)
 
-    async def _adopt(self, journal: Journal, listed: Sequence[Job]) -> Journal:
+    async def list_above(self, floor: int | None) -> tuple[list[Job] | None, bool, str]:
+        """``Job/List`` pages down to ``floor``: ``(jobs, complete, error)``."""
+        pages: list[list[int]] = []
+        jobs: list[Job] = []
+        try:
+            for number in range(JOB_LIST_PAGES):
+                page = await self.norce.connect.list_jobs(
+                    skip=number * JOB_LIST_PAGE, take=JOB_LIST_PAGE
+                )
+                ids = [j.job_id for j in page]
+                pages.append(ids)
+                jobs.extend(page)
+                if len(page) < JOB_LIST_PAGE or (floor is not None and min(ids) <= floor):
+                    break
+        except APIError as exc:
+            return None, False, f"{type(exc).__name__}: {exc}"
+        complete = floor is not None and listing_complete(pages, floor, JOB_LIST_PAGE)
+        return jobs, complete, ""
+
+    async def prove(self, journal: Journal) -> tuple[Journal | None, str]:
+        """Decide the open group of a killed run without guessing (see
+        :func:`lost_job_verdict`): adopt its job, roll it back, or hold it.
+
+        Returns:
+            The journal after the verdict (``None``: discarded, nothing was sent) and a
+            note for the result.
+
+        Raises:
+            RunHeldError: the outcome cannot be proven (the journal is held when the
+                evidence is final).
+        """
+        verdict = await self._verdict(journal)
+        if isinstance(verdict, NotSent) and self.recovery_grace > 0:
+            # A body Norce received in full just before the kill may still become a job.
+            await self._pause(self.recovery_grace)
+            verdict = await self._verdict(journal)
+        if isinstance(verdict, Adopt):
+            group = journal.open_group
+            assert group is not None
+            log.warning(
+                "run %s: adopted job %d (tracked with the payload digest of group %d, "
+                "submitted after the journal was written)",
+                journal.run_id,
+                verdict.job_id,
+                group + 1,
+            )
+            after = await self._write(adopt_job(journal, verdict.job_id))
+            return after, f"adopted job {verdict.job_id}"
+        if isinstance(verdict, NotSent):
+            log.warning(
+                "run %s of %s: its POST never created a job (%s); rolled back, the "
+                "watermark did not move and the next run sends its records again",
+                journal.run_id,
+                self.spec.name,
+                verdict.reason,
+            )
+            after_journal = after_not_sent(journal)
+            if after_journal is not None:
+                await self._write(after_journal)
+            return after_journal, f"not sent: {verdict.reason}"
+        assert isinstance(verdict, Held)
+        if verdict.final:
+            journal = await self._write(held_journal(journal, verdict))
+            log.error("%s", held_error(self.slots.key, journal))
+        raise held_error(self.slots.key, journal, verdict.reason)
+
+    async def _verdict(self, journal: Journal) -> Adopt | NotSent | Held:
         tracked = await self.store.list_jobs(
             kind=self.kind,
             account_id=self.spec.account_id,
-            submitted_after=utc(journal.submit_at - 5.0),
+            submitted_after=utc(journal.submit_at - 60.0),
         )
-        for job_id in match_lost_jobs(journal, tracked, listed):
-            count = journal.groups[len(journal.jobs)]
-            if await self.store.get_job(job_id, with_history=False) is None:
-                await self.tracker.track(
-                    SubmittedImport(
-                        self.spec.kind, JobResponse(job_id=job_id), count, 0, "", journal.header
-                    ),
-                    full=journal.full,
-                    account_id=self.spec.account_id,
-                )
-            log.warning(
-                "run %s: adopted job %d, found after the run was killed", journal.run_id, job_id
-            )
-            journal = await self._write(with_job(journal, job_id))
-        return journal
+        listed, complete, error = await self.list_above(journal.floor)
+        return lost_job_verdict(
+            journal, tracked, listed, complete=complete, now=self.now(), list_error=error
+        )
+
+    async def _pause(self, seconds: float) -> None:
+        if self.sleep is None:
+            await async_sleep(seconds)
+        else:
+            await self.sleep(seconds)
+
+    async def other_journals(self, *, full: bool) -> None:
+        """Refuse while another source's run of this kind and account is held (or, for
+        a full import, has a group whose job may exist unknown to the store).
+
+        Raises:
+            RunHeldError: a held run.
+            ImportRefusedError: rule ``in-flight``.
+        """
+        refusals = await self.journal_refusals(full=full, include_own=False)
+        if refusals:
+            raise refusals[0]
+
+    async def journal_refusals(self, *, full: bool, include_own: bool) -> list[ImportRefusedError]:
+        """The refusals journals of this kind and account impose (see
+        :func:`blocking_journal`)."""
+        prefix = f"{self.kind}:{self.spec.account_id}:"
+        out: list[ImportRefusedError] = []
+        for key, text in (await self.store.kv_list(RUN_NAMESPACE, prefix)).items():
+            if (key == self.slots.key and not include_own) or not text:
+                continue
+            try:
+                journal = Journal.loads(text)
+            except (ValueError, TypeError):
+                continue
+            refusal = blocking_journal(key, journal, full=full)
+            if refusal is not None:
+                out.append(refusal)
+        return out
 
     # --------------------------------------------------------------- settling
 

@@ -150,6 +150,9 @@ class AsyncFullImport:
         progress_every: records between extraction progress reports.
         lock_ttl: seconds the in-flight lock lives without a refresh.
         track_timeout: local wait limit per job (default: the tracker's).
+        recovery_grace: seconds between the two ``Job/List`` reads that prove a
+            killed run's POST created no job.
+        sleep: how to wait ``recovery_grace`` (default: asyncio's / ``time``'s sleep).
         clock: seconds since the epoch.
 
     Raises:
@@ -178,6 +181,8 @@ class AsyncFullImport:
         progress_every: int = 10_000,
         lock_ttl: float = 900.0,
         track_timeout: float | None = None,
+        recovery_grace: float = 2.0,
+        sleep: Callable[[float], Any] | None = None,
         clock: Callable[[], float] | None = None,
     ) -> None:
         if not 0.0 <= min_ratio <= 1.0:
@@ -203,6 +208,8 @@ class AsyncFullImport:
             lock_ttl=lock_ttl,
             record_versions=record_versions,
             track_timeout=track_timeout,
+            recovery_grace=recovery_grace,
+            sleep=sleep,
         )
         self._min_ratio = min_ratio
         self._max_errors = max_mapping_errors
@@ -254,6 +261,7 @@ class AsyncFullImport:
         extra: list[Path] = []
         try:
             recovered = await engine.recover(run_id, refuse_if_running=True)
+            await engine.other_journals(full=True)
             refuse(await engine.in_flight(include_lock=False))
             await engine.cleanup_orphans()
             extraction_start = engine.now()
@@ -268,6 +276,7 @@ class AsyncFullImport:
             before = await self.store.get_last_full_import(kind, account)
             journal = await engine.start_journal(
                 run_id=run_id,
+                digests=await engine.digests(groups),
                 mode=_MODE,
                 started_at=extraction_start,
                 groups=sizes,

@@ -34,6 +34,7 @@ import contextlib
 import datetime as dt
 import enum
 import hashlib
+import itertools
 import json
 import logging
 import reprlib
@@ -46,7 +47,7 @@ import attrs
 import orjson
 
 from ..._convert import fast_unstructure_fn
-from ..._exceptions import ConfigurationError, ImportRefusedError
+from ..._exceptions import ConfigurationError, ImportRefusedError, RunHeldError
 from ...connect import InvalidItemError, json_default, to_wire
 from ...connect.models import IMPORT_SPECS, ImportKind, Job
 from ...stores import (
@@ -569,10 +570,12 @@ class Journal:
     Attributes:
         run_id: the run.
         mode: ``"full"``, ``"delta"`` or ``"fingerprint"``.
-        phase: ``"submitting"`` (before/while POSTing) or ``"submitted"`` (every job id
-            is known).
+        phase: ``"submitting"`` (before/while POSTing), ``"submitted"`` (every job id
+            is known), ``"aborted"`` (some groups were never sent: settled as failed once
+            the known jobs end) or ``"held"`` (whether a POST reached Norce cannot be
+            proven: the kind refuses imports until an operator resolves it).
         started_at: when the run (and, for a full import, its extraction) started.
-        submit_at: when the first POST started.
+        submit_at: when the journal was written, before the first POST.
         groups: items per job, in submission order.
         jobs: job ids known so far, in submission order.
         header: the header value sent.
@@ -582,6 +585,11 @@ class Journal:
         spool: the spool file (deleted when the run settles).
         generation: the item-version generation the run read.
         record_versions: whether to record item versions on success.
+        digests: sha256 hex of each group's exact body, computed before its POST.
+        floor: the highest Connect job id ``Job/List`` showed before the first POST
+            (``None``: the list could not be read); every job the run created is above it.
+        held: why the run is held (``phase == "held"``).
+        candidates: the jobs ``Job/List`` showed that may be the held run's.
     """
 
     run_id: str
@@ -598,6 +606,10 @@ class Journal:
     spool: str | None = None
     generation: int = 0
     record_versions: bool = True
+    digests: tuple[str, ...] = ()
+    floor: int | None = None
+    held: str = ""
+    candidates: tuple[int, ...] = ()
 
     @property
     def full(self) -> bool:
@@ -609,6 +621,18 @@ class Journal:
         """True when every planned job was submitted."""
         return self.phase == "submitted" and len(self.jobs) == len(self.groups)
 
+    @property
+    def open_group(self) -> int | None:
+        """The group whose POST may or may not have reached Norce (``None``: none).
+
+        Groups are POSTed one at a time and each job id is written before the next POST,
+        so only the first group without a job id can be in doubt; later ones were never
+        sent.
+        """
+        if self.phase != "submitting" or len(self.jobs) >= len(self.groups):
+            return None
+        return len(self.jobs)
+
     def dumps(self) -> str:
         """JSON text for the slot."""
         data = attrs.asdict(self)
@@ -616,56 +640,231 @@ class Journal:
 
     @classmethod
     def loads(cls, text: str) -> Journal:
-        """Parse the slot's JSON text."""
+        """Parse the slot's JSON text (journals of earlier versions lack the newer fields)."""
         data = json.loads(text)
-        data["groups"] = tuple(data.get("groups", ()))
-        data["jobs"] = tuple(data.get("jobs", ()))
+        known = {a.name for a in attrs.fields(cls)}
+        data = {k: v for k, v in data.items() if k in known}
+        for name in ("groups", "jobs", "digests", "candidates"):
+            data[name] = tuple(data.get(name, ()))
         return cls(**data)
 
 
-def match_lost_jobs(
-    journal: Journal, tracked: Iterable[TrackedJob], listed: Iterable[Job]
-) -> list[int]:
-    """Job ids for the groups a killed run submitted but never recorded.
+JOB_LIST_PAGE: Final = 100
+"""Jobs asked for per ``Job/List`` page."""
+JOB_LIST_PAGES: Final = 20
+"""``Job/List`` pages read at most while looking for a killed run's job."""
 
-    A kill between Norce's answer and the store write (microseconds) leaves a job the
-    journal does not name. Candidates: jobs of this kind and account submitted after
-    the journal's ``submit_at`` with the group's item count (from the store), or, failing
-    that, jobs Norce lists (``Job/List``) that the store does not track, created after
-    ``submit_at`` with that many items. Only an unambiguous match is adopted.
+
+def job_floor(jobs: Iterable[Job]) -> int:
+    """The floor a journal records: the highest job id listed (0: none yet).
+
+    Any listed id is a sound floor (Connect job ids grow; UNCONFIRMED, see the full
+    imports guide); the highest is the tightest.
     """
-    missing = list(journal.groups[len(journal.jobs) :])
-    if not missing:
-        return []
+    return max((j.job_id for j in jobs), default=0)
+
+
+def listing_complete(pages: Sequence[Sequence[int]], floor: int, take: int) -> bool:
+    """Whether ``Job/List`` pages (ids, in the order read) show every job above ``floor``.
+
+    True when the list ended (a page shorter than ``take``) without repeating itself,
+    or when it runs newest first and reached an id at or below the floor. Anything else
+    (a server that ignores paging, a list that never reaches the floor) is not proof.
+    """
+    seen: set[int] = set()
+    flat: list[int] = []
+    for page in pages:
+        if seen.intersection(page):
+            return False  # paging ignored or unstable
+        seen.update(page)
+        flat.extend(page)
+        if len(page) < take:
+            return True
+    descending = all(a > b for a, b in itertools.pairwise(flat))
+    return descending and any(i <= floor for i in flat)
+
+
+@attrs.frozen
+class Adopt:
+    """The open group's job is proven: ``job_id`` (tracked in the store with the
+    group's exact payload digest, submitted inside the run's window)."""
+
+    job_id: int
+
+
+@attrs.frozen
+class NotSent:
+    """The open group's POST provably never created a job."""
+
+    reason: str
+
+
+@attrs.frozen
+class Held:
+    """Neither can be proven; ``candidates`` are listed jobs that may be the run's."""
+
+    reason: str
+    candidates: tuple[int, ...] = ()
+    final: bool = True
+    """``False`` when the evidence may still come (``Job/List`` failed this time)."""
+
+
+LostJobVerdict = Adopt | NotSent | Held
+
+
+def lost_job_verdict(
+    journal: Journal,
+    tracked: Iterable[TrackedJob],
+    listed: Sequence[Job] | None,
+    *,
+    complete: bool,
+    now: float,
+    list_error: str = "",
+) -> LostJobVerdict:
+    """What became of the open group of a killed run, without guessing.
+
+    ``tracked``: jobs of this kind and account in the store; ``listed``: what
+    ``Job/List`` showed (``None``: it failed, ``list_error`` says how); ``complete``:
+    whether that listing reaches down to the journal's floor.
+
+    * **adopt** a job the store tracks whose payload digest is the group's exact digest
+      and that was submitted inside the run's own window (after the journal was
+      written, before now). Connect echoes nothing of ours back (no nonce, no client
+      reference), so the digest the tracker stored is the only proof; a job that merely
+      has the kind and the item count is never adopted;
+    * **not sent** when ``Job/List`` was read completely down to the floor the journal
+      recorded before the POST and shows no job above it that the store does not
+      already explain;
+    * otherwise **held**, naming the jobs that may be the run's.
+    """
+    group = journal.open_group
+    assert group is not None
+    digest = journal.digests[group] if group < len(journal.digests) else ""
+    count = journal.groups[group]
     known = set(journal.jobs)
-    after = journal.submit_at - 5.0
-    found: list[int] = []
-    tracked_list = sorted(tracked, key=lambda j: (j.submitted_at, j.job_id))
-    tracked_ids = {j.job_id for j in tracked_list}
-    listed_list = sorted(listed, key=lambda j: j.job_id)
-    for count in missing:
-        options = [
+    tracked_list = list(tracked)
+    if digest:
+        matches = sorted(
             j.job_id
             for j in tracked_list
-            if j.job_id not in known
-            and j.job_id not in found
-            and j.submitted_at.timestamp() >= after
-            and j.item_count == count
-        ]
-        if not options:
-            options = [
-                j.job_id
-                for j in listed_list
-                if j.job_id not in tracked_ids
-                and j.job_id not in known
-                and j.job_id not in found
-                and j.totals == count
-                and (j.start is None or j.start.timestamp() >= after)
-            ]
-        if len(options) != 1:
-            break
-        found.append(options[0])
-    return found
+            if j.payload_digest == digest
+            and j.job_id not in known
+            and journal.submit_at <= j.submitted_at.timestamp() <= now
+        )
+        if len(matches) == 1:
+            return Adopt(matches[0])
+        if len(matches) > 1:
+            return Held(
+                f"{len(matches)} tracked jobs carry the payload of group {group + 1}",
+                tuple(matches),
+            )
+    if listed is None:
+        return Held(f"Job/List could not be read ({list_error})", final=False)
+    explained = {j.job_id for j in tracked_list}
+    if journal.floor is not None:
+        above = [j for j in listed if j.job_id > journal.floor and j.job_id not in explained]
+    else:
+        above = [j for j in listed if j.job_id not in explained]
+    # A job whose Totals is another item count is not this group's; an unknown or zero
+    # Totals (a job Norce has not counted yet) might be.
+    candidates = tuple(
+        sorted(j.job_id for j in above if j.totals is None or j.totals in (0, count))
+    )
+    if journal.floor is None:
+        reason = "the job list could not be read before the POST, so there is no floor"
+        return Held(reason, candidates)
+    if not complete:
+        return Held(
+            f"Job/List did not reach job {journal.floor} (read before the POST)", candidates
+        )
+    if candidates:
+        ids = ", ".join(str(c) for c in candidates[:10])
+        return Held(
+            f"Job/List shows job(s) {ids} created after the journal with a matching or "
+            "unknown item count, and Connect echoes nothing that would prove whose they are",
+            candidates,
+        )
+    return NotSent(
+        f"Job/List shows no job above {journal.floor} (the highest before the POST) with "
+        f"{count} items"
+    )
+
+
+def held_journal(journal: Journal, verdict: Held) -> Journal:
+    """The journal once the run is held."""
+    return attrs.evolve(journal, phase="held", held=verdict.reason, candidates=verdict.candidates)
+
+
+def after_not_sent(journal: Journal) -> Journal | None:
+    """The journal once the open group is known not to have been sent: ``None``
+    discards it (no job exists; the run is rolled back), else it is ``aborted``."""
+    if not journal.jobs:
+        return None
+    return attrs.evolve(journal, phase="aborted", held="", candidates=())
+
+
+def adopt_job(journal: Journal, job_id: int) -> Journal:
+    """The journal once ``job_id`` is known to be the open group's job.
+
+    Groups after it were never sent (the next POST waits for the journal to name the
+    job), so an incomplete run is ``aborted``: settled as failed once its jobs end.
+    """
+    journal = attrs.evolve(journal, phase="submitting", held="", candidates=())
+    journal = with_job(journal, job_id)
+    if journal.phase != "submitted":
+        journal = attrs.evolve(journal, phase="aborted")
+    return journal
+
+
+def resolve_command(run_id: str, candidates: Sequence[int]) -> str:
+    """The commands that resolve a held run."""
+    job = str(candidates[0]) if len(candidates) == 1 else "JOB_ID"
+    return (
+        f"`norce-integration jobs adopt {run_id} {job}` if that job is this run's, or "
+        f"`norce-integration import resolve {run_id} --not-sent` if no job was created "
+        f"(`--sent` if one was but cannot be named)"
+    )
+
+
+def held_error(key: str, journal: Journal, reason: str = "") -> RunHeldError:
+    """The typed refusal while ``journal`` (of source ``key``) is held."""
+    kind, account, source = key.split(":", 2)
+    why = reason or journal.held
+    candidates = journal.candidates
+    msg = (
+        f"run {journal.run_id} of {source} ({kind}, account {account}) was interrupted "
+        f"after its journal was written and before a job id was recorded; {why}. "
+        f"{kind} imports of account {account} are held until it is resolved: "
+        f"{resolve_command(journal.run_id, candidates)}"
+    )
+    return RunHeldError(
+        msg,
+        run_id=journal.run_id,
+        kind=kind,
+        account_id=int(account),
+        source=source,
+        candidates=candidates,
+    )
+
+
+def blocking_journal(key: str, journal: Journal, *, full: bool) -> ImportRefusedError | None:
+    """The refusal another source's journal of the same kind and account imposes.
+
+    A held run refuses every import of the kind; a run with a group in doubt (killed,
+    not yet recovered by its own source) refuses a full import, whose ``FullFile`` must
+    never race a job that may exist.
+    """
+    if journal.phase == "held":
+        return held_error(key, journal)
+    if full and journal.open_group is not None:
+        source = key.split(":", 2)[2]
+        msg = (
+            f"run {journal.run_id} of {source} was interrupted before a job id was "
+            "recorded, so a job of this kind may be running that no store knows of; run "
+            f"that source's import (or resume) first, which proves or holds it"
+        )
+        return ImportRefusedError(msg, rule="in-flight")
+    return None
 
 
 def report(hook: ProgressHook | None, progress: Progress) -> None:

@@ -119,6 +119,9 @@ class DeltaImport:
         progress_every: records between extraction progress reports.
         lock_ttl: seconds the in-flight lock lives without a refresh.
         track_timeout: local wait limit for the job (default: the tracker's).
+        recovery_grace: seconds between the two ``Job/List`` reads that prove a
+            killed run's POST created no job.
+        sleep: how to wait ``recovery_grace`` (default: asyncio's / ``time``'s sleep).
         clock: seconds since the epoch (the window and the intervals use it).
 
     Raises:
@@ -149,6 +152,8 @@ class DeltaImport:
         progress_every: int = 10_000,
         lock_ttl: float = 900.0,
         track_timeout: float | None = None,
+        recovery_grace: float = 2.0,
+        sleep: Callable[[float], Any] | None = None,
         clock: Callable[[], float] | None = None,
     ) -> None:
         if mode not in ("watermark", "fingerprint"):
@@ -175,6 +180,8 @@ class DeltaImport:
             lock_ttl=lock_ttl,
             record_versions=record_versions,
             track_timeout=track_timeout,
+            recovery_grace=recovery_grace,
+            sleep=sleep,
         )
         self._fingerprint = mode == "fingerprint"
         self._mode = "fingerprint" if self._fingerprint else "delta"
@@ -214,6 +221,7 @@ class DeltaImport:
         journal: Journal | None = None
         try:
             recovered = engine.recover(run_id, refuse_if_running=True)
+            engine.other_journals(full=False)
             refuse(engine.in_flight(include_lock=False))
             engine.cleanup_orphans()
             before, moved_at = engine.watermark()
@@ -265,6 +273,7 @@ class DeltaImport:
             spool = None
             journal = engine.start_journal(
                 run_id=run_id,
+                digests=engine.digests([group_items(send)]),
                 mode=self._mode,
                 started_at=now,
                 groups=[len(winners)],

@@ -153,6 +153,9 @@ class FullImport:
         progress_every: records between extraction progress reports.
         lock_ttl: seconds the in-flight lock lives without a refresh.
         track_timeout: local wait limit per job (default: the tracker's).
+        recovery_grace: seconds between the two ``Job/List`` reads that prove a
+            killed run's POST created no job.
+        sleep: how to wait ``recovery_grace`` (default: asyncio's / ``time``'s sleep).
         clock: seconds since the epoch.
 
     Raises:
@@ -181,6 +184,8 @@ class FullImport:
         progress_every: int = 10_000,
         lock_ttl: float = 900.0,
         track_timeout: float | None = None,
+        recovery_grace: float = 2.0,
+        sleep: Callable[[float], Any] | None = None,
         clock: Callable[[], float] | None = None,
     ) -> None:
         if not 0.0 <= min_ratio <= 1.0:
@@ -204,6 +209,8 @@ class FullImport:
             lock_ttl=lock_ttl,
             record_versions=record_versions,
             track_timeout=track_timeout,
+            recovery_grace=recovery_grace,
+            sleep=sleep,
         )
         self._min_ratio = min_ratio
         self._max_errors = max_mapping_errors
@@ -249,6 +256,7 @@ class FullImport:
         extra: list[Path] = []
         try:
             recovered = engine.recover(run_id, refuse_if_running=True)
+            engine.other_journals(full=True)
             refuse(engine.in_flight(include_lock=False))
             engine.cleanup_orphans()
             extraction_start = engine.now()
@@ -263,6 +271,7 @@ class FullImport:
             before = self.store.get_last_full_import(kind, account)
             journal = engine.start_journal(
                 run_id=run_id,
+                digests=engine.digests(groups),
                 mode=_MODE,
                 started_at=extraction_start,
                 groups=sizes,

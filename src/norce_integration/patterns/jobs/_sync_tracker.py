@@ -87,9 +87,9 @@ class JobTracker:
     """Records, waits for, resumes, inspects and re-runs Connect jobs.
 
     Example:
-        >>> tracker = AsyncJobTracker(norce, AsyncSqliteStore("state.sqlite"))  # doctest: +SKIP
-        >>> job = await tracker.submit("products", items, header)  # doctest: +SKIP
-        >>> result = await tracker.wait(job.job_id)  # doctest: +SKIP
+        >>> tracker = JobTracker(norce, SqliteStore("state.sqlite"))  # doctest: +SKIP
+        >>> job = tracker.submit("products", items, header)  # doctest: +SKIP
+        >>> result = tracker.wait(job.job_id)  # doctest: +SKIP
 
     :meth:`on_job_completed` must be called on the tracker's event loop (thread).
 
