@@ -69,8 +69,10 @@ def main() -> None:
     parser.add_argument("--base", required=True, help="git revision to compare against")
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("benchmarks", nargs="+", help="script names, e.g. bench_events")
-    args, extra = parser.parse_known_args()
-    extra = [a for a in extra if a != "--"]
+    argv = sys.argv[1:]
+    cut = argv.index("--") if "--" in argv else len(argv)
+    args = parser.parse_args(argv[:cut])
+    extra = argv[cut + 1 :]  # for every benchmark
     with tempfile.TemporaryDirectory() as tmp:
         base = export(args.base, Path(tmp))
         for name in args.benchmarks:

@@ -187,6 +187,10 @@ def test_demo_runs_the_whole_story(runner: CliRunner, tmp_path: Path) -> None:
     ):
         assert text in result.output
     assert "cache hits" in result.output
+    # The demo leaves its state behind and says how to open it in the console.
+    assert "norce-integration ops serve --store" in result.output
+    served = result.output.split("ops serve --store", 1)[1].split()[0]
+    assert Path(served).is_file()
     index = (tmp_path / "out" / "search-index.jsonl").read_text().splitlines()
     assert index
     assert all(json.loads(line)["op"] in ("upsert", "delete") for line in index)

@@ -129,3 +129,57 @@ async def test_serve_app_opens_the_store_at_startup_and_closes_it() -> None:
 
     failing = _ops_cmd._ServeApp(broken, lambda store: None)
     assert await _lifespan(failing) == ["lifespan.startup.failed"]
+
+
+def test_serve_replays_dead_letters_through_the_configured_handler(
+    cli: click.Group, served: list[Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With ``[events]`` configured, the console's *Replay* goes through that handler."""
+    from norce_integration.stores import SqliteStore
+    from tests.cli.test_cli import write_config
+
+    config = write_config(tmp_path, None)
+    SqliteStore(tmp_path / "state.sqlite").close()
+    built: dict[str, Any] = {}
+    monkeypatch.setattr(_ops_cmd, "_store_opener", lambda config, path, dsn: lambda: None)
+    import norce_integration.ops as ops
+
+    monkeypatch.setattr(ops, "create_app", lambda store, **kw: built.update(kw) or object())
+    result = CliRunner().invoke(cli, ["ops", "serve", "--config", str(config)])
+    assert result.exit_code == 0, result.output
+    app = served[0][0]
+    app._build(None)
+    assert isinstance(built["events"], _ops_cmd._ThreadedReplay)
+
+
+@pytest.mark.anyio
+async def test_threaded_replay_never_blocks_the_loop(tmp_path: Path) -> None:
+    """The blocking handler's replay runs on a worker thread (the loop guard checks)."""
+    from norce_integration import Norce
+    from norce_integration.patterns import EventHandler
+    from norce_integration.stores import InboxStatus, SqliteStore
+    from norce_integration.testing import NorceEmulator
+
+    def setup() -> tuple[Any, Any, Any, int]:
+        emulator = NorceEmulator()
+        norce = Norce(emulator.settings(), transport=emulator.transport())
+        store = SqliteStore(tmp_path / "state.sqlite")
+        handler = EventHandler(norce, store)
+        handler.on("SkuChangedNotification")(lambda batch: None)
+        body = b'{"ClientId": 1, "PartNo": "P1", "EntityChanged": "tClientProductSku"}'
+        letter = store.put_dead_letter("webhook:failed", body, "boom", key="SkuChangedNotification")
+        return emulator, norce, handler, letter
+
+    import asyncio
+
+    emulator, norce, handler, letter = await asyncio.to_thread(setup)
+    try:
+        report = await _ops_cmd._ThreadedReplay(handler).replay([letter])
+        assert report.replayed == (letter,)
+        counts = await asyncio.to_thread(handler.store.inbox_counts)
+        assert counts[InboxStatus.PENDING.value] == 1
+    finally:
+        await asyncio.to_thread(handler.close)
+        await asyncio.to_thread(handler.store.close)
+        norce.close()
+        emulator.close()

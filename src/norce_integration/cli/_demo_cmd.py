@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 
 import click
@@ -111,6 +112,11 @@ def summary_tables(summary: DemoSummary, out: Console) -> None:
     ]
     out.print(table("Summary", ("", ""), rows))
     out.print(f"\nTarget: {summary.target_file}\nState:  {summary.state_file}", markup=False)
+    out.print(
+        "\nOpen the state in the operations console (needs the [ops] extra):\n"
+        f"  norce-integration ops serve --store {shlex.quote(summary.state_file)}",
+        markup=False,
+    )
 
 
 @main.command()

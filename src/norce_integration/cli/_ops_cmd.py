@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -131,6 +132,23 @@ def _tracker(rt: Runtime, store: Any) -> Any:
     )
 
 
+class _ThreadedReplay:
+    """The blocking ``EventHandler.replay`` of ``[events]``, run on a worker thread so the
+    console's event loop never waits for its store."""
+
+    def __init__(self, handler: Any) -> None:
+        self._handler = handler
+
+    async def replay(self, which: Any) -> Any:
+        return await asyncio.to_thread(self._handler.replay, which)
+
+
+def _replayer(rt: Runtime) -> _ThreadedReplay:
+    from ._events_cmd import build_handler  # noqa: PLC0415 - only with [events]
+
+    return _ThreadedReplay(build_handler(rt, require_targets=False, must_exist=True))
+
+
 def _run(app: Any, host: str, port: int, log_level: str) -> None:
     import uvicorn  # noqa: PLC0415
 
@@ -192,11 +210,16 @@ def ops_serve(  # noqa: PLR0917 - click passes options by keyword
     else:
         norce_ok = True
 
+    # Replays go through the configured event handler, so a letter no target takes is
+    # kept (the same rule as ``events dead-letters replay``).
+    events = _replayer(rt) if norce_ok and config.events else None
+
     def build(store: Any) -> Any:
         return create_app(
             store,
             access=access,
             jobs=_tracker(rt, store) if norce_ok else None,
+            events=events,
             sources=sources,
             options=ConsoleOptions(),
         )
