@@ -40,15 +40,10 @@ from norce_integration.connect.models import (
     SkuPriceListHeader,
 )
 from norce_integration.patterns import SourceSpec
-from norce_integration.patterns._import_core import (
-    BATCH,
-    CandidateSet,
-    Encoded,
-    ItemEncoder,
-    ItemSpool,
-    VersionBook,
-)
-from norce_integration.patterns.adapters import key_function
+from norce_integration.patterns.imports._adapters import key_function
+from norce_integration.patterns.imports._core import BATCH, Encoded, ItemEncoder
+from norce_integration.patterns.imports._spool import ItemSpool
+from norce_integration.patterns.imports._sync_engine import CandidateSet, VersionBook
 from norce_integration.stores import SqliteStore
 
 
@@ -102,7 +97,7 @@ def first_run(n: int, book: VersionBook) -> float:
             assert isinstance(encoded, Encoded)
             yield encoded.key, encoded.version, encoded.fingerprint
 
-    written = book.put(entries())
+    written = book.put(entries(), book.generation)
     assert written == n
     return time.perf_counter() - start
 
@@ -162,7 +157,7 @@ def main() -> None:
     args = parser.parse_args()
     n = args.items
     with tempfile.TemporaryDirectory() as tmp, SqliteStore(Path(tmp) / "state.sqlite") as store:
-        book = VersionBook(store, spec())
+        book = VersionBook(store, spec(), 1)
         baseline = hash_only(n)
         write = first_run(n, book)
         checked, store_seconds, sent = check(n, book, Path(tmp))
