@@ -698,6 +698,27 @@ async def test_async_full_import_twin(tmp_path: Any) -> None:
         await aenv.aclose()
 
 
+@pytest.mark.anyio
+async def test_async_rerun_of_a_full_job_awaits_the_full_import_rules(tmp_path: Any) -> None:
+    """AsyncJobTracker.rerun awaits the async full import's guard (it reads the store)."""
+    aenv = make_async_env(tmp_path)
+    try:
+        importer = AsyncFullImport(
+            aenv.norce,
+            price_spec(),
+            AsyncPrices(price_rows(6)),
+            tracker=aenv.tracker,
+            clock=aenv.now,
+            work_dir=aenv.work_dir,
+        )
+        first = (await importer.run()).job_ids[0]
+        await aenv.store.acquire_lock("sku_price_lists", ACCOUNT, "etl-02:1:x", ttl=60)
+        with pytest.raises(ImportRefusedError, match="in-flight"):
+            await aenv.tracker.rerun(first)
+    finally:
+        await aenv.aclose()
+
+
 # ---------------------------------------------------------------------------- kill -9
 
 

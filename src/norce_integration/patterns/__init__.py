@@ -66,6 +66,7 @@ from .imports import (
 )
 from .jobs import (
     AlertKind,
+    AsyncFullImportGuard,
     AsyncJobTracker,
     FullImportGuard,
     JobAlert,
@@ -89,6 +90,7 @@ __all__ = [
     "AsyncDeltaImport",
     "AsyncEventHandler",
     "AsyncFullImport",
+    "AsyncFullImportGuard",
     "AsyncImportRuns",
     "AsyncJobTracker",
     "AsyncLookupHelper",

@@ -49,7 +49,7 @@ from typing import Any
 from ..._client import AsyncNorce
 from ..._exceptions import ConfigurationError, ImportRefusedError
 from ...stores import AsyncStore, FullImportRecord, TrackedJob, TrackedStatus
-from ..jobs import AsyncJobTracker, FullImportGuard
+from ..jobs import AsyncFullImportGuard, AsyncJobTracker
 from ._adapters import AsyncSourceAdapter, SourceSpec
 from ._async_engine import AsyncEngine, AsyncSpoolSink, store_of
 from ._async_lookup import AsyncLookupHelper, AsyncQueryLookup
@@ -91,13 +91,20 @@ class _AsyncGuardSet:
     """The tracker's ``full_import_guard``: dispatches a re-run to the full import that
     owns the job's kind and account (after any guard the tracker had before)."""
 
-    def __init__(self, previous: FullImportGuard | None) -> None:
+    def __init__(self, previous: AsyncFullImportGuard | None) -> None:
         self.previous = previous
         self.owners: dict[tuple[str, int], AsyncFullImport] = {}
 
     async def __call__(self, job: TrackedJob) -> None:
         if self.previous is not None:
-            self.previous(job)
+            # unasync: async-only
+            checked = self.previous(job)
+            if checked is not None:
+                await checked
+            # unasync: end
+            # unasync: sync-only
+            # self.previous(job)
+            # unasync: end
         owner = self.owners.get((job.kind, job.account_id))
         if owner is None:
             msg = (
@@ -223,13 +230,8 @@ class AsyncFullImport:
         self._scoped = split_by_scope and bool(spec.scope_key)
         current = self.tracker.full_import_guard
         guards = current if isinstance(current, _AsyncGuardSet) else _AsyncGuardSet(current)
-        # unasync: async-only
-        # The guard reads the async store, so AsyncJobTracker.rerun must await it.
-        self.tracker.full_import_guard = guards  # type: ignore[assignment]
-        # unasync: end
-        # unasync: sync-only
-        # self.tracker.full_import_guard = guards
-        # unasync: end
+        # The guard reads the store: AsyncJobTracker.rerun awaits it.
+        self.tracker.full_import_guard = guards
         guards.owners[(spec.kind.value, spec.account_id)] = self
 
     async def run(self, *, allow_shrink: bool = False, wait: bool = True) -> ImportResult:

@@ -224,6 +224,7 @@ class FullImport:
         self._scoped = split_by_scope and bool(spec.scope_key)
         current = self.tracker.full_import_guard
         guards = current if isinstance(current, _AsyncGuardSet) else _AsyncGuardSet(current)
+        # The guard reads the store: AsyncJobTracker.rerun awaits it.
         self.tracker.full_import_guard = guards
         guards.owners[(spec.kind.value, spec.account_id)] = self
 

@@ -9,7 +9,15 @@ from __future__ import annotations
 
 from ._async_tracker import AsyncJobTracker
 from ._core import PollSchedule
-from ._models import AlertKind, FullImportGuard, JobAlert, JobDetails, JobResult, TrackingMode
+from ._models import (
+    AlertKind,
+    AsyncFullImportGuard,
+    FullImportGuard,
+    JobAlert,
+    JobDetails,
+    JobResult,
+    TrackingMode,
+)
 from ._monitor import JobMetrics, JobMonitor, LoggingMonitor, Meter
 from ._spool import PayloadSpool, SpoolWriter
 from ._sync_tracker import JobTracker
@@ -18,6 +26,7 @@ from ._sync_tracker import JobTracker
 __all__ = [
     "AlertKind",
     "AsyncJobTracker",
+    "AsyncFullImportGuard",
     "FullImportGuard",
     "JobAlert",
     "JobDetails",

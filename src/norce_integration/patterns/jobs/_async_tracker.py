@@ -68,7 +68,7 @@ from ._core import (
     resolved_by,
     timeout_result,
 )
-from ._models import FullImportGuard, JobAlert, JobDetails, JobResult, TrackingMode
+from ._models import AsyncFullImportGuard, JobAlert, JobDetails, JobResult, TrackingMode
 from ._monitor import JobMetrics, JobMonitor, LoggingMonitor, Meter
 from ._spool import PayloadSpool
 
@@ -141,7 +141,7 @@ class AsyncJobTracker:
         monitor: JobMonitor | None = None,
         meter: Meter | None = None,
         spool: PayloadSpool | None = None,
-        full_import_guard: FullImportGuard | None = None,
+        full_import_guard: AsyncFullImportGuard | None = None,
         fetch_log: bool = True,
         fetch_counts_on_event: bool = False,
         sleep: Sleep | None = None,
@@ -195,12 +195,12 @@ class AsyncJobTracker:
         return self._mode
 
     @property
-    def full_import_guard(self) -> FullImportGuard | None:
+    def full_import_guard(self) -> AsyncFullImportGuard | None:
         """Called before a full import is re-run (``FullImport`` registers itself here)."""
         return self._guard
 
     @full_import_guard.setter
-    def full_import_guard(self, guard: FullImportGuard | None) -> None:
+    def full_import_guard(self, guard: AsyncFullImportGuard | None) -> None:
         self._guard = guard
 
     async def submit(
@@ -484,7 +484,14 @@ class AsyncJobTracker:
             raise refusal
         assert job is not None  # rerun_refusal refuses an unknown job
         if job.full and not force and self._guard is not None:
-            self._guard(job)
+            # unasync: async-only
+            checked = self._guard(job)
+            if checked is not None:
+                await checked
+            # unasync: end
+            # unasync: sync-only
+            # self._guard(job)
+            # unasync: end
         index = self._index
         entry = None if index is None else await index.get(job_id)
         digest = None if index is None or entry is None else await index.digest(job_id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Literal
 
 import attrs
@@ -15,6 +15,7 @@ from ...stores import SpoolEntry, TrackedJob, TrackedStatus
 
 __all__ = [
     "AlertKind",
+    "AsyncFullImportGuard",
     "FullImportGuard",
     "JobAlert",
     "JobDetails",
@@ -29,6 +30,10 @@ after ``event_grace`` seconds."""
 
 FullImportGuard = Callable[[TrackedJob], None]
 """Called before a full import is re-run; raises ``ImportRefusedError`` to refuse."""
+
+AsyncFullImportGuard = Callable[[TrackedJob], Awaitable[None] | None]
+""":data:`FullImportGuard` for ``AsyncJobTracker``: may be a coroutine function (the
+``AsyncFullImport`` guard reads the async store), and is awaited then."""
 
 
 @attrs.frozen(kw_only=True)
