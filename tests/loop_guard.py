@@ -5,11 +5,13 @@ Issue 13: async code never blocks the loop. Every test is checked, in three ways
 * asyncio runs in debug mode (anyio's ``anyio_backend`` options in ``conftest.py``), so
   never-awaited coroutines and calls from the wrong thread are reported;
 * on the loops of the async tests, a callback (a task step included) that holds the
-  loop for more than
-  :data:`HOLD_LIMIT` seconds of the loop thread's CPU time is an offence. CPU time, not
-  wall time: on a shared two-core machine another process can stall the loop's thread
-  without this code holding anything, and a wait on a lock or a socket is caught by the
-  next check instead;
+  loop for more than :data:`HOLD_LIMIT` seconds of the loop thread's CPU time is an
+  offence. CPU time, not wall time: on a shared two-core machine another process can
+  stall the loop's thread without this code holding anything, and a wait on a lock or a
+  socket is caught by the next check instead. Time the garbage collector spends in the
+  callback is not counted either: a collection of the whole test session's heap lands
+  in whichever callback allocates when it runs. An offence names the task it was a step
+  of;
 * a blocking ``sqlite3`` or ``psycopg`` call made on a thread whose event loop is running
   is an offence, wherever it comes from.
 
@@ -20,6 +22,7 @@ purpose says so with ``@pytest.mark.blocking_allowed(reason)``.
 from __future__ import annotations
 
 import asyncio
+import gc
 import sqlite3
 import threading
 import time
@@ -112,22 +115,58 @@ def _connect(*args: Any, **kwargs: Any) -> sqlite3.Connection:
     return _real_connect(*args, **kwargs)
 
 
+class _GcClock(threading.local):
+    """CPU seconds this thread spent in the garbage collector (``gc.callbacks``)."""
+
+    seconds = 0.0
+    started = 0.0
+
+
+_gc = _GcClock()
+
+
+def _gc_timer(phase: str, info: dict[str, Any]) -> None:
+    if phase == "start":
+        _gc.started = time.thread_time()
+    elif _gc.started:
+        _gc.seconds += time.thread_time() - _gc.started
+        _gc.started = 0.0
+
+
+def _task_of(handle: asyncio.Handle) -> str:
+    """Which task's step it was, and where that task waits now (to find the culprit)."""
+    task = getattr(getattr(handle, "_callback", None), "__self__", None)
+    if not isinstance(task, asyncio.Task):
+        return ""
+    coro = task.get_coro()
+    name = getattr(coro, "__qualname__", repr(coro))
+    frames = task.get_stack(limit=1)
+    where = f" at {frames[0].f_code.co_filename}:{frames[0].f_lineno}" if frames else ""
+    return f" (task {name}{where})"
+
+
 def _hold_check(run: Callable[[asyncio.Handle], None]) -> Callable[[asyncio.Handle], None]:
     def _run(handle: asyncio.Handle) -> None:
         loop = asyncio.get_running_loop()
         if loop not in _guarded_loops:
             run(handle)
             return
-        started = time.thread_time()
+        started, collected = time.thread_time(), _gc.seconds
         run(handle)
-        held = time.thread_time() - started
+        # The collector's pauses are not the callback's work: a full collection of a
+        # test session's heap lands in whichever callback allocates at that moment.
+        held = time.thread_time() - started - (_gc.seconds - collected)
         if held > HOLD_LIMIT:
-            _record(f"a callback held the event loop for {held * 1000:.0f} ms of CPU: {handle!r}")
+            _record(
+                f"a callback held the event loop for {held * 1000:.0f} ms of CPU: {handle!r}"
+                f"{_task_of(handle)}"
+            )
 
     return _run
 
 
 def _install() -> None:
+    gc.callbacks.append(_gc_timer)
     sqlite3.connect = _connect  # type: ignore[assignment]
     handle_run = asyncio.events.Handle._run
     asyncio.events.Handle._run = _hold_check(handle_run)  # type: ignore[method-assign]

@@ -7,11 +7,11 @@
 from __future__ import annotations
 
 from functools import cached_property
-from types import TracebackType
 from typing import TYPE_CHECKING
 
 import httpx
 
+from ._async_closing import AsyncClosing
 from ._async_http import AsyncHTTP
 from ._settings import NorceSettings
 
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 __all__ = ["AsyncNorce"]
 
 
-class AsyncNorce:
+class AsyncNorce(AsyncClosing):
     """Client for one Norce tenant.
 
     Example:
@@ -75,13 +75,3 @@ class AsyncNorce:
         """Close the HTTP connections this client opened."""
         await self._http.aclose()
 
-    async def __aenter__(self) -> AsyncNorce:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()

@@ -10,12 +10,12 @@
 from __future__ import annotations
 
 from functools import cached_property
-from types import TracebackType
 from typing import TYPE_CHECKING
 
 import httpx
 
 from ._settings import NorceSettings
+from ._sync_closing import Closing
 from ._sync_http import HTTP
 
 
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 __all__ = ["Norce"]
 
 
-class Norce:
+class Norce(Closing):
     """Client for one Norce tenant.
 
     Example:
@@ -77,14 +77,3 @@ class Norce:
     def close(self) -> None:
         """Close the HTTP connections this client opened."""
         self._http.close()
-
-    def __enter__(self) -> Norce:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()

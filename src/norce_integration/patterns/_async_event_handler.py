@@ -14,10 +14,10 @@ import inspect
 import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
-from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from .._async_client import AsyncNorce
+from .._async_closing import AsyncClosing
 from .._concurrency import AsyncEvent, AsyncLock, async_sleep, async_wait_event
 from .._exceptions import ConfigurationError, StoreError
 from ..query import AsyncQueryResource, QueryCache
@@ -137,7 +137,7 @@ class _Leases:
         return time.monotonic() - self.renewed >= self.every
 
 
-class AsyncEventHandler:
+class AsyncEventHandler(AsyncClosing):
     """Receives Norce webhooks and processes them into targets.
 
     Every store call goes to an :class:`~norce_integration.stores.AsyncStore`
@@ -192,7 +192,8 @@ class AsyncEventHandler:
         retry_base: first retry delay (doubles each attempt).
         retry_cap: longest retry delay (the inbox settles within about this long after
             the last failure clears).
-        poll_interval: seconds :meth:`run` sleeps when the inbox is empty.
+        poll_interval: seconds :meth:`run` sleeps when the inbox is empty (after a
+            partial batch it waits at most 0.1 s, so that batches fill under a steady load).
         inbox_retention: seconds processed inbox items are kept before purging.
         owner: lease owner id (default ``host:pid:random``).
 
@@ -401,8 +402,11 @@ class AsyncEventHandler:
             except StoreError as exc:
                 log.error("event worker: the store failed, retrying: %s", exc)
                 report = None
-            if report is None or report.claimed == 0:
-                await async_wait_event(stop, self.poll_interval)
+            pause = self._core.pause_after(
+                None if report is None else report.claimed, self.poll_interval
+            )
+            if pause > 0:
+                await async_wait_event(stop, pause)
 
     async def dead_letters(self, *, limit: int | None = None) -> list[DeadLetter]:
         """Events that failed ``max_attempts`` times, malformed requests, and unhandled
@@ -445,17 +449,6 @@ class AsyncEventHandler:
     async def aclose(self) -> None:
         """Flush and stop the receiver's writer (the worker holds nothing between batches)."""
         await self._writer.aclose()
-
-    async def __aenter__(self) -> AsyncEventHandler:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     # ------------------------------------------------------------ claiming and settling
 

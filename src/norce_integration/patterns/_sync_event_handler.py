@@ -17,12 +17,12 @@ import inspect
 import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
-from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from .._concurrency import Event, Lock, sleep, wait_event
 from .._exceptions import ConfigurationError, StoreError
 from .._sync_client import Norce
+from .._sync_closing import Closing
 from ..query import QueryCache, QueryResource
 from ..stores import DeadLetter, InboxItem, Store
 from ._event_core import (
@@ -140,7 +140,7 @@ class _Leases:
         return time.monotonic() - self.renewed >= self.every
 
 
-class EventHandler:
+class EventHandler(Closing):
     """Receives Norce webhooks and processes them into targets.
 
     Every store call goes to an :class:`~norce_integration.stores.Store`
@@ -195,7 +195,8 @@ class EventHandler:
         retry_base: first retry delay (doubles each attempt).
         retry_cap: longest retry delay (the inbox settles within about this long after
             the last failure clears).
-        poll_interval: seconds :meth:`run` sleeps when the inbox is empty.
+        poll_interval: seconds :meth:`run` sleeps when the inbox is empty (after a
+            partial batch it waits at most 0.1 s, so that batches fill under a steady load).
         inbox_retention: seconds processed inbox items are kept before purging.
         owner: lease owner id (default ``host:pid:random``).
 
@@ -392,8 +393,11 @@ class EventHandler:
             except StoreError as exc:
                 log.error("event worker: the store failed, retrying: %s", exc)
                 report = None
-            if report is None or report.claimed == 0:
-                wait_event(stop, self.poll_interval)
+            pause = self._core.pause_after(
+                None if report is None else report.claimed, self.poll_interval
+            )
+            if pause > 0:
+                wait_event(stop, pause)
 
     def dead_letters(self, *, limit: int | None = None) -> list[DeadLetter]:
         """Events that failed ``max_attempts`` times, malformed requests, and unhandled
@@ -436,17 +440,6 @@ class EventHandler:
     def close(self) -> None:
         """Flush and stop the receiver's writer (the worker holds nothing between batches)."""
         self._writer.close()
-
-    def __enter__(self) -> EventHandler:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     # ------------------------------------------------------------ claiming and settling
 

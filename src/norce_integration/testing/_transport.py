@@ -7,6 +7,7 @@ large import body exists once, in the emulator's spool.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterable, Iterable, Iterator
 from typing import TYPE_CHECKING
 
@@ -101,6 +102,10 @@ class EmulatorTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
             spool.close()
             raise
         response = emulator.handle(self._request(request, spool))
+        # The answer crosses the "network": the client goes on in a later step of the
+        # loop, as with a real server (the emulator's work and the client's parsing are
+        # never one long callback).
+        await asyncio.sleep(0)
         if response.action is not None:
             response = await emulator.acomplete_action(response)
         await emulator.adelay(response)
