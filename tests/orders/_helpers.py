@@ -20,7 +20,7 @@ def compact(text: bytes | str) -> bytes:
 
     Numbers, key order and everything else stay byte for byte as written: this is what
     "byte-compatible" means for the round trips (an encoder cannot know whether the
-    sender wrote ``\\u2013`` or ``–``).
+    sender wrote ``\\u2013`` or the dash itself).
     """
     source = text.decode() if isinstance(text, bytes) else text
     out: list[str] = []

@@ -14,8 +14,8 @@ import attrs
 from hypothesis import strategies as st
 
 from norce_integration._types import UNSET
-from norce_integration.orders.models import MODELS, OrderModel
 from norce_integration.orders import _codec as codec
+from norce_integration.orders.models import MODELS, OrderModel
 
 
 # Offsets in whole minutes (what ISO text and /Date(ms±hhmm)/ both carry).

@@ -68,9 +68,8 @@ def test_b2c_values_are_typed_and_exact() -> None:
     assert order.order_type is OrderType.Order
     assert order.submit_date == dt.datetime(2024, 5, 1, 12, 30, 45, 123456)
     assert order.submit_date.tzinfo is None  # the zone is not documented: nothing assumed
-    assert order.header and order.header.application_key == uuid.UUID(
-        "6f1b0c3e-7a2d-4c55-9a0e-1f2e3d4c5b6a"
-    )
+    assert order.header
+    assert order.header.application_key == uuid.UUID("6f1b0c3e-7a2d-4c55-9a0e-1f2e3d4c5b6a")
     items = order.items
     assert isinstance(items, list)
     assert items[0].unit_price == Decimal("239.20")
@@ -78,28 +77,38 @@ def test_b2c_values_are_typed_and_exact() -> None:
     assert items[0].type is OrderItemType.ErpStandard
     assert items[2].type_group is OrderItemTypeGroup.Fee
     assert items[0].unit_price_original_vat == Decimal("74.75")
-    assert order.shipping_advice and order.shipping_advice.do_sms_notify is True
+    assert order.shipping_advice
+    assert order.shipping_advice.do_sms_notify is True
     sell_to = order.sell_to
-    assert sell_to and sell_to.person and sell_to.person.ssn == "19800101-1234"
-    assert sell_to.person.address and sell_to.person.address.gln is None
-    assert order.payments and sum(p.amount for p in order.payments) == Decimal("1348.75")
+    assert sell_to
+    assert sell_to.person
+    assert sell_to.person.ssn == "19800101-1234"
+    assert sell_to.person.address
+    assert sell_to.person.address.gln is None
+    assert order.payments
+    assert sum(p.amount for p in order.payments) == Decimal("1348.75")
 
 
 def test_unknown_fields_and_values_are_kept() -> None:
     order = OrderRequest.from_json(payload("order_request_b2b_extended.json"))
     assert order.extra["MarketplaceOrderId"] == 123456789012345678901234567890
     assert order.extra["Tags"][-1] == Decimal("1.0e-7")
-    assert order.header and order.header.extra == {"ClientId": 1042}
-    assert order.items and order.items[0].extra["UnitCostErp"] == Decimal("612.3456789")
-    assert order.sell_to and order.sell_to.company
+    assert order.header
+    assert order.header.extra == {"ClientId": 1042}
+    assert order.items
+    assert order.items[0].extra["UnitCostErp"] == Decimal("612.3456789")
+    assert order.sell_to
+    assert order.sell_to.company
     assert order.sell_to.company.extra == {"CreditLimit": Decimal("50000.00")}
-    assert order.payments and order.payments[0].extra == {"EntityId": 99}
+    assert order.payments
+    assert order.payments[0].extra == {"EntityId": 99}
     assert order.order_type is OrderType.ExternalOrder
     # WCF date with its offset: the instant and the offset are kept.
     assert order.submit_date == dt.datetime(2024, 5, 1, 12, 30, 45, 123000, tzinfo=dt.UTC)
     assert order.submit_date.utcoffset() == dt.timedelta(hours=2)
     # Fee.Type: a string in the contract, an integer in the docs; both kept as they came.
-    assert order.fees and [f.type for f in order.fees] == [0, "Invoice"]
+    assert order.fees
+    assert [f.type for f in order.fees] == [0, "Invoice"]
 
 
 def test_strict_parsing_rejects_unknown_fields() -> None:
@@ -116,10 +125,12 @@ def test_docs_casing_is_accepted_and_contract_casing_written() -> None:
     order = OrderRequest.from_json(payload("order_request_docs_casing.json"))
     assert order.client_order_ref == "1001"
     company = order.sell_to.company if order.sell_to else None
-    assert company and company.pricelist_codes == ["PL1", "PL2"]
+    assert company
+    assert company.pricelist_codes == ["PL1", "PL2"]
     assert company.pricelist_limit is True
     assert order.order_type is OrderType.Order
-    assert order.items and order.items[0].type is OrderItemType.ErpStandard
+    assert order.items
+    assert order.items[0].type is OrderItemType.ErpStandard
     out = json.loads(order.to_json())
     assert list(out) == ["ClientOrderRef", "SellTo", "Items", "OrderType"]
     assert list(out["SellTo"]["Company"]) == ["Code", "Name", "PricelistCodes", "PricelistLimit"]
@@ -132,7 +143,8 @@ def test_docs_casing_is_accepted_and_contract_casing_written() -> None:
 def test_delivery_note_docs_spelling() -> None:
     raw = payload("delivery_note_docs.json")
     note = DeliveryNote.from_json(raw)
-    assert note.delivery_note_items and note.delivery_note_items[0].qty == 6
+    assert note.delivery_note_items
+    assert note.delivery_note_items[0].qty == 6
     assert note.delivery_date == dt.datetime(2024, 5, 3, 8, tzinfo=dt.UTC)
     written = note.to_json()
     assert b'"DeliveryNoteItems":' in written
@@ -190,11 +202,13 @@ def test_unknown_enum_values_are_kept() -> None:
         b'{"OrderType":9,"Items":[{"Type":"Rental","TypeGroup":"Lease"}]}'
     )
     assert order.order_type == 9
-    assert order.items and order.items[0].type == "Rental"
+    assert order.items
+    assert order.items[0].type == "Rental"
     assert not order.items[0].type.is_known  # type: ignore[union-attr]
     assert order.to_json() == b'{"OrderType":9,"Items":[{"Type":"Rental","TypeGroup":"Lease"}]}'
     response = OrderResponse.from_json(b'{"StatusCode":"Pending"}')
-    assert response.status_code == "Pending" and not response.is_ok
+    assert response.status_code == "Pending"
+    assert not response.is_ok
     assert OrderRequest.from_json(b'{"OrderType":"Gift"}').order_type == "Gift"
 
 

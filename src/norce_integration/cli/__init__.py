@@ -10,6 +10,7 @@
     norce-integration events dead-letters list|replay
     norce-integration state show|reset-watermark
     norce-integration ops serve                 the operations console (needs [ops])
+    norce-integration orders serve|list|replay  the Order Receiver and its journal
 
 ``main`` is the click group (the console script's entry point).
 """
@@ -25,9 +26,11 @@ from . import _jobs_cmd as _jobs_cmd
 from . import _state_cmd as _state_cmd
 from ._app import main
 from ._ops_cmd import ops_group
+from ._orders_cmd import orders_group
 
 
 main.add_command(ops_group)
+main.add_command(orders_group)
 
 
 __all__ = ["main"]

@@ -10,9 +10,11 @@ JSON with integer enums, checked against Norce's header rules before anything is
 from __future__ import annotations
 
 from collections.abc import AsyncIterable, Callable, Iterable, Mapping
+from functools import cached_property
 from typing import Any, TypeAlias, TypeVar
 
 from .._http import AsyncHTTP
+from ._async_orders import AsyncOrderResource
 from ._body import ImportBody
 from ._core import SubmittedImport, header_value, import_headers, job_response, structure
 from .models import (
@@ -55,10 +57,16 @@ Items: TypeAlias = Iterable[M | Mapping[str, Any]] | AsyncIterable[M | Mapping[s
 
 
 class AsyncConnectResource:
-    """``connect`` of :class:`AsyncNorce` (and of :class:`Norce`): imports and the Job service."""
+    """``norce.connect``: the nine imports and the Job service."""
 
     def __init__(self, http: AsyncHTTP) -> None:
         self._http = http
+
+    @cached_property
+    def orders(self) -> AsyncOrderResource:
+        """The Order service (invoices, credits, delivery notes, statuses, cancels, POS
+        shipments): :class:`AsyncOrderResource`."""
+        return AsyncOrderResource(self._http)
 
     async def submit(
         self,
@@ -209,13 +217,23 @@ class AsyncConnectResource:
         """
         return await self._get("Job/GetLog", list[JobLogEntry], job_id)
 
-    async def list_jobs(self) -> list[Job]:
-        """``Job/List`` (path UNCONFIRMED by Norce's docs).
+    async def list_jobs(self, *, skip: int | None = None, take: int | None = None) -> list[Job]:
+        """``Job/List`` (path, paging parameters and order UNCONFIRMED by Norce's docs;
+        the emulator lists newest first and pages with ``skip``/``take``).
+
+        Args:
+            skip: jobs to skip (``None``: not sent).
+            take: jobs per page (``None``: not sent, the server's default).
 
         Raises:
             APIError: the call failed.
         """
-        return await self._get("Job/List", list[Job])
+        params: dict[str, str] = {}
+        if skip is not None:
+            params["skip"] = str(int(skip))
+        if take is not None:
+            params["take"] = str(int(take))
+        return await self._get("Job/List", list[Job], params=params or None)
 
     async def ping(self) -> str:
         """``Job/Ping``: a health check; returns the body text (content UNCONFIRMED).
@@ -226,8 +244,16 @@ class AsyncConnectResource:
         url = self._http.settings.connect_base + "Job/Ping"
         return (await self._http.request("GET", url)).text
 
-    async def _get(self, path: str, cls: type[T], job_id: int | None = None) -> T:
-        params = None if job_id is None else {"id": str(int(job_id))}
+    async def _get(
+        self,
+        path: str,
+        cls: type[T],
+        job_id: int | None = None,
+        *,
+        params: dict[str, str] | None = None,
+    ) -> T:
+        if job_id is not None:
+            params = {"id": str(int(job_id))}
         url = self._http.settings.connect_base + path
         response = await self._http.request("GET", url, params=params)
         return structure(self._http.json(response), cls, response)

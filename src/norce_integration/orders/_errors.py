@@ -10,7 +10,14 @@ import attrs
 from .._exceptions import AmbiguousImportError, APIError, NorceError
 
 
-__all__ = ["AmbiguousOrderCallError", "FieldError", "OrderError", "OrderValidationError"]
+__all__ = [
+    "AmbiguousOrderCallError",
+    "ErpRejectedOrderError",
+    "ErpUnavailableError",
+    "FieldError",
+    "OrderError",
+    "OrderValidationError",
+]
 
 _SHOWN = 5
 
@@ -70,3 +77,25 @@ class AmbiguousOrderCallError(AmbiguousImportError):
         self.operation = operation
         # Skip AmbiguousImportError's "a job may have been created": orders have no job.
         APIError.__init__(self, f"{operation}: {message}; Norce may have applied it", **kw)
+
+
+class ErpUnavailableError(OrderError):
+    """Raised by an :class:`~norce_integration.orders.OrderTarget`: the ERP cannot take
+    the order *now* (down, locked, overloaded). The receiver answers Norce as
+    ``ReceiverSettings.when_unavailable`` says and retries in the background.
+
+    Any other exception from a target is treated the same way, except that the next
+    attempt first asks :meth:`OrderTarget.find_order` (the ERP may have the order).
+    """
+
+
+class ErpRejectedOrderError(OrderError):
+    """Raised by an :class:`~norce_integration.orders.OrderTarget`: the ERP refuses the
+    order for good (unknown customer, blocked article, ...). Norce is answered
+    ``Failed`` with ``description``; the order is never sent to the ERP again unless it
+    is replayed (``norce-integration orders replay``).
+    """
+
+    def __init__(self, description: str) -> None:
+        self.description = description
+        super().__init__(description)

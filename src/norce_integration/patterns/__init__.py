@@ -82,6 +82,7 @@ from .jobs import (
     SpoolWriter,
     TrackingMode,
 )
+from .orders import AsyncOrderPublisher, OrderEvent, OrderPublisher, PublishReport
 
 
 __all__ = [
@@ -94,6 +95,7 @@ __all__ = [
     "AsyncImportRuns",
     "AsyncJobTracker",
     "AsyncLookupHelper",
+    "AsyncOrderPublisher",
     "AsyncQueryLookup",
     "AsyncSourceAdapter",
     "AsyncTargetAdapter",
@@ -119,11 +121,14 @@ __all__ = [
     "LookupHelper",
     "MappingError",
     "Meter",
+    "OrderEvent",
+    "OrderPublisher",
     "PayloadSpool",
     "PendingRun",
     "PollSchedule",
     "Progress",
     "ProgressHook",
+    "PublishReport",
     "QueryLookup",
     "SmallBatchPolicy",
     "SmallBatchWarning",

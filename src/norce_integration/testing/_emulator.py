@@ -14,6 +14,8 @@ Routes (all paths case-insensitive):
 * ``POST /identity/1.0/connect/token`` — OAuth2 client credentials.
 * ``POST /commerce/connect/4.0/{Product|Customer|Supplier}/Import...`` — the nine imports.
 * ``GET /commerce/connect/4.0/[api/]Job/{Get?id=|GetLog?id=|List|Ping}`` — Job service.
+* ``POST /commerce/connect/4.0/Order/{CreateInvoice|...|SendOrderStatus}`` — the Order
+  service; orders are pushed to the Order Receiver (see :mod:`._orders`).
 * ``GET /commerce/query/2.0/{Namespace}/{EntitySet}...`` — Query 2.0 (OData).
 * ``/_emulator/...`` — the emulator's own admin API (no auth; see :mod:`._admin`).
 """
@@ -29,11 +31,12 @@ import time
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import parse_qs
 
 import attrs
 import httpx
+import orjson
 
 from .._settings import NorceSettings
 from ._admin import handle_admin
@@ -69,6 +72,15 @@ from ._jobs import (
     VALIDATION_FAILED,
     Job,
     JobTimings,
+)
+from ._orders import (
+    OrderPushPolicy,
+    OrderService,
+    OrderServiceRules,
+    PendingPush,
+    PushResult,
+    post_push_async,
+    post_push_sync,
 )
 from ._query import handle_query
 from ._server import EmulatorASGIApp, EmulatorServer, serve_in_thread
@@ -111,7 +123,9 @@ class _NonClosingAsyncTransport(httpx.AsyncBaseTransport):
         return await self._inner.handle_async_request(request)
 
 
-DeliveryFlow = Generator[list[PendingDelivery], list[AttemptResult], None]
+DeliveryFlow = Generator[
+    list[PendingDelivery | PendingPush], list[AttemptResult | PushResult], None
+]
 
 
 class NorceEmulator:
@@ -209,6 +223,7 @@ class NorceEmulator:
             now=self.clock.now(),
         )
         self._lock = threading.RLock()
+        self.orders = OrderService(self, self._lock)
         self._token_service = TokenService(self)
         self._jobs: dict[int, Job] = {}
         self._active: dict[int, Job] = {}
@@ -312,7 +327,9 @@ class NorceEmulator:
         path = request.path if request.path.startswith("/") else "/" + request.path
         low = path.lower()
         if low == ADMIN_PREFIX or low.startswith(ADMIN_PREFIX + "/"):
-            return handle_admin(self, request, method, path[len(ADMIN_PREFIX) :].strip("/"))
+            rest = path[len(ADMIN_PREFIX) :].strip("/")
+            answer = self._order_admin(request, method, rest)
+            return answer if answer is not None else handle_admin(self, request, method, rest)
         if low == TOKEN_PATH:
             service, route = "token", "token"
         elif low.startswith(CONNECT_PREFIX):
@@ -375,6 +392,8 @@ class NorceEmulator:
                 "Authorization has been denied for this request.",
                 {"WWW-Authenticate": 'Bearer error="invalid_token"'},
             )
+        if self.orders.handles(route):
+            return self.orders.handle_connect(request, method, route)
         spec = find_import(route)
         if spec is not None:
             if method != "POST":
@@ -633,6 +652,28 @@ class NorceEmulator:
             self._process_due_jobs()
             return [job.to_dto() for job in self._jobs.values()]
 
+    @property
+    def job_history(self) -> list[dict[str, Any]]:
+        """Every job's life, oldest first, for checks a ``JobDto`` cannot answer:
+        ``JobId``, ``Import`` (``Service/Method``), ``AccountId``, ``FullFile``,
+        ``Totals``, ``StatusId``, ``Created`` (when the import was accepted) and
+        ``Stop`` (when it ended; ``None`` while it runs), as aware datetimes."""
+        with self._lock:
+            self._process_due_jobs()
+            return [
+                {
+                    "JobId": job.job_id,
+                    "Import": f"{job.spec.service}/{job.spec.method}",
+                    "AccountId": job.header.account_id,
+                    "FullFile": job.header.full_file,
+                    "Totals": job.totals,
+                    "StatusId": job.status,
+                    "Created": job.created,
+                    "Stop": job.stop,
+                }
+                for job in self._jobs.values()
+            ]
+
     def release_job(self, job_id: int) -> None:
         """Let a stalled job go on: it finishes ``running`` seconds from now.
 
@@ -700,19 +741,30 @@ class NorceEmulator:
             with self._lock:
                 self._process_due_jobs()
                 now = self.clock.now()
-                batch = self.events.take_due(now) if deliver else []
+                batch: list[PendingDelivery | PendingPush] = []
+                if deliver:
+                    batch = [*self.events.take_due(now), *self.orders.take_due(now)]
             if batch:
                 results = yield batch
                 with self._lock:
                     for pending, result in zip(batch, results, strict=True):
-                        self.events.record(pending, result, now)
+                        if isinstance(pending, PendingPush):
+                            assert isinstance(result, PushResult)
+                            self.orders.record(pending, result, now)
+                        else:
+                            assert isinstance(result, AttemptResult)
+                            self.events.record(pending, result, now)
                 continue
             if until is None:
                 return
             with self._lock:
                 dues = [
                     d
-                    for d in (self._next_job_due(), self.events.next_due() if deliver else None)
+                    for d in (
+                        self._next_job_due(),
+                        self.events.next_due() if deliver else None,
+                        self.orders.next_due() if deliver else None,
+                    )
                     if d
                 ]
                 upcoming = min(dues) if dues else None
@@ -751,7 +803,12 @@ class NorceEmulator:
             while True:
                 if client is None:
                     client = self._sync_client()
-                results = [post_sync(client, pending) for pending in batch]
+                results: list[AttemptResult | PushResult] = [
+                    post_push_sync(client, p)
+                    if isinstance(p, PendingPush)
+                    else post_sync(client, p)
+                    for p in batch
+                ]
                 batch = flow.send(results)
         except StopIteration:
             pass
@@ -767,7 +824,12 @@ class NorceEmulator:
             while True:
                 if client is None:
                     client = self._async_client()
-                results = [await post_async(client, pending) for pending in batch]
+                results: list[AttemptResult | PushResult] = [
+                    await post_push_async(client, p)
+                    if isinstance(p, PendingPush)
+                    else await post_async(client, p)
+                    for p in batch
+                ]
                 batch = flow.send(results)
         except StopIteration:
             pass
@@ -872,6 +934,8 @@ class NorceEmulator:
                 "pending_deliveries": len(self.events.pending),
                 "deliveries": len(self.events.deliveries),
                 "dead_letters": len(self.events.dead),
+                "pending_order_pushes": len(self.orders.pending),
+                "escalated_orders": len(self.orders.escalated),
             }
 
     # -- events ---------------------------------------------------------------------
@@ -1303,6 +1367,122 @@ class NorceEmulator:
             KeyError: unknown order.
         """
         return self._order_event(order_id, 6, "OrderCancelledEvent")
+
+    # -- the Order Receiver ---------------------------------------------------------
+
+    def set_order_receiver(
+        self,
+        url: str | None,
+        *,
+        username: str | None = None,
+        password: str | None = None,
+        endpoint_type: Literal["REST", "REST (Legacy)"] = "REST",
+        policy: OrderPushPolicy | None = None,
+        rules: OrderServiceRules | None = None,
+    ) -> None:
+        """Configure the ERP integration (Admin → Client settings → ERP integration).
+
+        Args:
+            url: the Order Receiver's URL; None is "No Integration" (nothing pushed).
+            username: HTTP Basic user.
+            password: HTTP Basic password.
+            endpoint_type: ``"REST"`` (post to ``url``) or ``"REST (Legacy)"`` (post to
+                ``url/CreateOrder``, INFERRED).
+            policy: retry schedule, timeout, and whether ``Failed`` is retried (OPEN in
+                Norce's docs; see :class:`~._orders.OrderPushPolicy`).
+            rules: how strict the emulated Order service is
+                (:class:`~._orders.OrderServiceRules`).
+
+        Raises:
+            ValueError: not an http(s) URL or an unknown endpoint type.
+        """
+        self.orders.set_receiver(
+            url,
+            username=username,
+            password=password,
+            endpoint_type=endpoint_type,
+            policy=policy,
+            rules=rules,
+        )
+
+    def place_order(
+        self,
+        items: Sequence[Mapping[str, Any] | tuple[str, int]],
+        *,
+        customer_id: int | None = None,
+        source: str = "WEB",
+        currency_code: str = "SEK",
+        payment_code: int = 1,
+        payment_method_code: str = "CARD",
+        delivery_method_code: str = "STANDARD",
+        extra: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """A checkout: :meth:`create_order`, then the ``OrderRequest`` is pushed to the
+        Order Receiver (on :meth:`run_due`/:meth:`arun_due`/:meth:`advance`, with the
+        push policy's retries). Until the receiver answers, ``OrderNo`` is the basket id.
+
+        Args:
+            items: ``(PartNo, quantity)`` pairs or mappings (as :meth:`create_order`).
+            customer_id: buyer customer id.
+            source: ``WEB`` for Norce checkout.
+            currency_code: order currency.
+            payment_code: the payment's ``PaymentCode``.
+            payment_method_code: the payment's ``PaymentMethodCode``.
+            delivery_method_code: ``ShippingAdvice.DeliveryMethodCode``.
+            extra: more ``OrderRequest`` members (PascalCase), e.g. unknown fields.
+
+        Returns:
+            The order row, plus ``ClientOrderRef`` and the pushed ``OrderRequest``.
+
+        Raises:
+            KeyError: unknown SKU, customer or currency.
+        """
+        with self._lock:
+            order = self.create_order(
+                items, customer_id=customer_id, source=source, currency_code=currency_code
+            )
+            row = self.data.orders.get(order["Id"])
+            assert row is not None
+            row["OrderNo"] = str(row["QuotationId"])
+            request = self.orders.place(
+                row,
+                payment_code=payment_code,
+                payment_method_code=payment_method_code,
+                delivery_method_code=delivery_method_code,
+                extra=extra,
+            )
+            return {
+                **row,
+                "ClientOrderRef": request["ClientOrderRef"],
+                "OrderRequest": request,
+            }
+
+    def _order_admin(
+        self, request: EmulatorRequest, method: str, rest: str
+    ) -> EmulatorResponse | None:
+        parts = [p for p in rest.split("/") if p]
+        if not self.orders.is_admin_route(method, parts):
+            return None
+        try:
+            body = _admin_body(request) if method in ("POST", "PUT") else {}
+            return self.orders.handle_admin(method, parts, body)
+        except KeyError as exc:
+            return error(404, str(exc.args[0]) if exc.args else "not found")
+        except (ValueError, TypeError) as exc:
+            return error(400, str(exc))
+
+
+def _admin_body(request: EmulatorRequest) -> dict[str, Any]:
+    spool = spool_body(request.body, max_bytes=_SMALL_BODY)
+    try:
+        raw = spool.read_all(_SMALL_BODY)
+    finally:
+        if not isinstance(request.body, BodySpool):
+            spool.close()
+    value = orjson.loads(raw) if raw.strip() else {}
+    if not isinstance(value, dict):
+        raise ValueError("the body must be a JSON object")
+    return value
 
 
 def _entry(severity: int, message: str, when: datetime) -> LogEntry:
