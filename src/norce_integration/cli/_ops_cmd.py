@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import secrets
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 import click
 
-from .._exceptions import ConfigurationError, StoreError
-from ..stores import AsyncPostgresStore, AsyncSqliteStore
+from .._exceptions import ConfigurationError
 from ._app import Runtime, runtime_options
-from ._config import DEFAULT_STORE, STORE_DSN_VAR, Config, payload_spool, tracker_options
+from ._config import Config, payload_spool, tracker_options
+from ._serve import StoreApp, async_store_opener
 
 
 __all__ = ["ops_group", "ops_serve"]
@@ -34,71 +33,11 @@ def ops_group() -> None:
 def _store_opener(
     config: Config, path: str | None, dsn: str | None
 ) -> Callable[[], Awaitable[Any]]:
-    """How to open the *async* store of ``--store``/``--store-dsn`` (on the server's loop).
-
-    Raises:
-        ConfigurationError: both a path and a DSN, or the store class is unavailable.
-        StoreError: the SQLite file does not exist (the console never creates a store).
-    """
-    dsn = dsn or os.environ.get(STORE_DSN_VAR) or config.store.get("dsn")
-    if dsn and path:
-        msg = f"give either --store or --store-dsn/{STORE_DSN_VAR}, not both"
-        raise ConfigurationError(msg, setting="--store")
-    if dsn:
-        options = {"schema": config.store["schema"]} if config.store.get("schema") else {}
-
-        async def open_postgres() -> Any:
-            try:
-                return await AsyncPostgresStore.open(dsn, **options)
-            except ImportError as exc:
-                msg = f"PostgresStore needs 'norce-integration[postgres]': {exc}"
-                raise ConfigurationError(msg, setting="--store-dsn") from None
-
-        return open_postgres
-    file = path or str(config.store.get("path") or DEFAULT_STORE)
-    if not os.path.exists(file):
-        msg = (
-            f"no such store: {file} (the console only reads state and never creates a "
-            "store; check --store, [store] path or --store-dsn)"
-        )
-        raise StoreError(msg)
-
-    async def open_sqlite() -> Any:
-        return AsyncSqliteStore(file)
-
-    return open_sqlite
+    """How to open the asyncio store on the server's loop (see :func:`async_store_opener`)."""
+    return async_store_opener(config, path, dsn, read_only="the console")
 
 
-class _ServeApp:
-    """Opens the store on the server's loop at startup, closes it at shutdown."""
-
-    def __init__(
-        self, open_store: Callable[[], Awaitable[Any]], build: Callable[[Any], Any]
-    ) -> None:
-        self._open = open_store
-        self._build = build
-        self._store: Any = None
-        self._app: Any = None
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "lifespan":
-            while True:
-                message = await receive()
-                if message["type"] == "lifespan.startup":
-                    try:
-                        self._store = await self._open()
-                        self._app = self._build(self._store)
-                    except Exception as exc:  # noqa: BLE001 - reported to the server
-                        await send({"type": "lifespan.startup.failed", "message": str(exc)})
-                        return
-                    await send({"type": "lifespan.startup.complete"})
-                elif message["type"] == "lifespan.shutdown":
-                    if self._store is not None:
-                        await self._store.aclose()
-                    await send({"type": "lifespan.shutdown.complete"})
-                    return
-        assert self._app is not None, "the console starts with the lifespan protocol"
-        await self._app(scope, receive, send)
+_ServeApp = StoreApp
 
 
 def _access(token: str | None, basic_auth: str | None) -> Any:

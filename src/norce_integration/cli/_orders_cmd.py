@@ -23,9 +23,9 @@ from ..orders import (
     OrderTarget,
     ReceiverSettings,
 )
-from ..stores import AsyncPostgresStore, AsyncSqliteStore
 from ._app import Runtime, runtime_options
-from ._config import DEFAULT_STORE, STORE_DSN_VAR, Config, instantiate
+from ._config import Config, instantiate
+from ._serve import StoreApp, async_store_opener
 from ._ui import console, print_json, table
 
 
@@ -66,69 +66,11 @@ def _settings(**options: Any) -> ReceiverSettings:
 def _store_opener(
     config: Config, path: str | None, dsn: str | None
 ) -> Callable[[], Awaitable[Any]]:
-    """How to open the *async* store on the server's loop.
-
-    Raises:
-        ConfigurationError: both a path and a DSN.
-    """
-    dsn = dsn or os.environ.get(STORE_DSN_VAR) or config.store.get("dsn")
-    if dsn and path:
-        msg = f"give either --store or --store-dsn/{STORE_DSN_VAR}, not both"
-        raise ConfigurationError(msg, setting="--store")
-    if dsn:
-        options = {"schema": config.store["schema"]} if config.store.get("schema") else {}
-
-        async def open_postgres() -> Any:
-            try:
-                return await AsyncPostgresStore.open(dsn, **options)
-            except ImportError as exc:
-                msg = f"PostgresStore needs 'norce-integration[postgres]': {exc}"
-                raise ConfigurationError(msg, setting="--store-dsn") from None
-
-        return open_postgres
-    file = path or str(config.store.get("path") or DEFAULT_STORE)
-
-    async def open_sqlite() -> Any:
-        return AsyncSqliteStore(file)
-
-    return open_sqlite
+    """How to open the asyncio store on the server's loop (see :func:`async_store_opener`)."""
+    return async_store_opener(config, path, dsn)
 
 
-class _ServeApp:
-    """Opens the store on the server's loop at startup; runs the receiver's lifespan."""
-
-    def __init__(
-        self,
-        open_store: Callable[[], Awaitable[Any]],
-        build: Callable[[Any], OrderReceiverApp],
-    ) -> None:
-        self._open = open_store
-        self._build = build
-        self._store: Any = None
-        self.app: OrderReceiverApp | None = None
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "lifespan":
-            while True:
-                message = await receive()
-                if message["type"] == "lifespan.startup":
-                    try:
-                        self._store = await self._open()
-                        self.app = self._build(self._store)
-                        await self.app.start()
-                    except Exception as exc:  # noqa: BLE001 - reported to the server
-                        await send({"type": "lifespan.startup.failed", "message": str(exc)})
-                        return
-                    await send({"type": "lifespan.startup.complete"})
-                elif message["type"] == "lifespan.shutdown":
-                    if self.app is not None:
-                        await self.app.stop()
-                    if self._store is not None:
-                        await self._store.aclose()
-                    await send({"type": "lifespan.shutdown.complete"})
-                    return
-        assert self.app is not None, "the receiver starts with the lifespan protocol"
-        await self.app(scope, receive, send)
+_ServeApp = StoreApp
 
 
 _RECEIVER_OPTIONS = [
