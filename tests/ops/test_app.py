@@ -409,3 +409,30 @@ async def test_replay_button_goes_through_the_event_actions(demo: Demo) -> None:
     assert "Replayed 1 dead letter(s)" in r.text
     assert re.search(r'data-testid="inbox-pending">4<', r.text)
     assert re.search(r'data-testid="dead-letters">1<', r.text)
+
+
+async def test_overview_alerts_on_the_age_of_the_oldest_pending_event(demo: Demo) -> None:
+    """The store's oldest pending receipt reaches the overview and its alert."""
+    from norce_integration.ops import ConsoleOptions
+
+    def later() -> float:  # an hour after the demo's pending events arrived
+        return demo.now() + 3600
+
+    quiet = app_for(demo, clock=later, options=ConsoleOptions(inbox_age_alert=7200))
+    strict = app_for(demo, clock=later, options=ConsoleOptions(inbox_age_alert=1800))
+    pages = []
+    for app in (quiet, strict):
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url=BASE
+        ) as c:
+            pages.append(text((await c.get("/", headers=AUTH)).text))
+    assert "the oldest pending event has waited" not in pages[0]
+    assert "the oldest pending event has waited 1 h" in pages[1]
+    assert "the oldest pending event has waited" not in text(
+        (await _overview(app_for(demo, options=ConsoleOptions(inbox_age_alert=1800))))
+    )
+
+
+async def _overview(app: Any) -> str:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE) as c:
+        return (await c.get("/", headers=AUTH)).text

@@ -48,6 +48,7 @@ from norce_integration.stores import (
     _pg_sql,
     sortable_watermark,
 )
+from norce_integration.stores._sqlite_runner import SQLITE_WAIT_MS
 from norce_integration.stores._sqlite_sql import MIGRATIONS
 
 from .conftest import PgServer
@@ -261,10 +262,14 @@ def test_sqlite_refuses_a_newer_schema(tmp_path: Path) -> None:
 
 
 def test_sqlite_uses_wal_and_a_busy_timeout(tmp_path: Path) -> None:
+    # SQLite itself waits only a few ms; the runner retries busy transactions in short
+    # steps up to busy_timeout (tests/stores/test_sqlite_inbox_batching.py).
     with SqliteStore(tmp_path / "s.sqlite", busy_timeout=7) as store:
         pragma = store._runner.read
         assert pragma(lambda conn: conn.execute("PRAGMA journal_mode").fetchone()[0]) == "wal"
-        assert pragma(lambda conn: conn.execute("PRAGMA busy_timeout").fetchone()[0]) == 7000
+        assert pragma(lambda conn: conn.execute("PRAGMA busy_timeout").fetchone()[0]) == (
+            SQLITE_WAIT_MS
+        )
 
 
 def test_sqlite_closed_store_raises_store_error(tmp_path: Path) -> None:
@@ -665,6 +670,23 @@ def test_inbox_counts_every_status(store: Store) -> None:
     claimed = store.inbox_claim("w", limit=3, lease=30)
     store.inbox_ack(claimed[0].item_id, "w")
     assert store.inbox_counts() == {"pending": 2, "leased": 2, "done": 1}
+
+
+def test_inbox_oldest_pending_is_the_earliest_received_still_pending(
+    store: Store, clock: Clock
+) -> None:
+    assert store.inbox_oldest_pending() is None
+    store.inbox_append("k0", "E", b"")
+    clock.advance(10)
+    store.inbox_append("k1", "E", b"")
+    clock.advance(10)
+    store.inbox_append("k2", "E", b"")
+    assert store.inbox_oldest_pending() == at(0)
+    # The oldest is leased (no longer pending), then done: the next one counts.
+    [first] = store.inbox_claim("w", limit=1, lease=30)
+    assert store.inbox_oldest_pending() == at(10)
+    store.inbox_ack(first.item_id, "w")
+    assert store.inbox_oldest_pending() == at(10)
 
 
 def test_kv_put_get_delete_list(store: Store) -> None:

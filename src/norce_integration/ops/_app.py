@@ -344,6 +344,7 @@ class _Console:
                 if mark is not None:
                     watermarks[(ref.kind, ref.account_id, ref.name)] = mark
         counts = await store.inbox_counts()
+        oldest = await store.inbox_oldest_pending()
         letters = await store.list_dead_letters(limit=options.dead_letter_limit)
         self.sample(counts, len(letters))
         return Snapshot(
@@ -356,7 +357,7 @@ class _Console:
             locks=locks,
             watermarks=watermarks,
             inbox_counts=counts,
-            oldest_pending_at=None,
+            oldest_pending_at=oldest,
             dead_letters=letters,
         )
 

@@ -1003,6 +1003,11 @@ class AsyncPostgresStore:
         """See :meth:`Store.inbox_counts`."""
         return sql.counts_by_status(await self._all("count inbox items", sql.INBOX_COUNTS))
 
+    async def inbox_oldest_pending(self) -> dt.datetime | None:
+        """See :meth:`Store.inbox_oldest_pending`."""
+        row = await self._one("read the oldest pending inbox item", sql.INBOX_OLDEST_PENDING)
+        return sql.utc_opt(row[0]) if row is not None else None
+
     async def inbox_reclaim_expired(self) -> int:
         """See :meth:`Store.inbox_reclaim_expired`."""
         return await self._count(

@@ -254,6 +254,10 @@ class AsyncStore(Protocol):
         """How many inbox items are in each :class:`InboxStatus` (every value present)."""
         ...
 
+    async def inbox_oldest_pending(self) -> dt.datetime | None:
+        """When the oldest pending inbox item was received (``None``: none is pending)."""
+        ...
+
     # ------------------------------------------------------------------ dedup keys
 
     async def dedup_add(self, key: str, *, window: float) -> bool:

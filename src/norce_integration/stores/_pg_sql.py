@@ -365,6 +365,7 @@ INBOX_RENEW: Final = (
     "AND lease_expires_at > {now}"
 )
 INBOX_COUNTS: Final = "SELECT status, COUNT(*) FROM {s}.inbox GROUP BY status"
+INBOX_OLDEST_PENDING: Final = "SELECT MIN(received_at) FROM {s}.inbox WHERE status = 'pending'"
 INBOX_RECLAIM: Final = (
     "UPDATE {s}.inbox SET status = 'pending', lease_owner = NULL, "
     "lease_expires_at = NULL, available_at = {now} "

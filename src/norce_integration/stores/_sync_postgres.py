@@ -982,6 +982,11 @@ class PostgresStore:
         """See :meth:`Store.inbox_counts`."""
         return sql.counts_by_status(self._all("count inbox items", sql.INBOX_COUNTS))
 
+    def inbox_oldest_pending(self) -> dt.datetime | None:
+        """See :meth:`Store.inbox_oldest_pending`."""
+        row = self._one("read the oldest pending inbox item", sql.INBOX_OLDEST_PENDING)
+        return sql.utc_opt(row[0]) if row is not None else None
+
     def inbox_reclaim_expired(self) -> int:
         """See :meth:`Store.inbox_reclaim_expired`."""
         return self._count(

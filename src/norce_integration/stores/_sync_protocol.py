@@ -257,6 +257,10 @@ class Store(Protocol):
         """How many inbox items are in each :class:`InboxStatus` (every value present)."""
         ...
 
+    def inbox_oldest_pending(self) -> dt.datetime | None:
+        """When the oldest pending inbox item was received (``None``: none is pending)."""
+        ...
+
     # ------------------------------------------------------------------ dedup keys
 
     def dedup_add(self, key: str, *, window: float) -> bool:
