@@ -18,9 +18,9 @@ prometheus-client).
 
 from __future__ import annotations
 
+from .._tracing import disable_tracing, enable_tracing, span, tracing_enabled
 from ._app import EventActions, JobActions, create_app
 from ._core import ConsoleOptions, SourceRef, redact_payload, redact_text
-from ._otel import disable_tracing, enable_tracing, span, tracing_enabled
 from ._security import AccessPolicy, check_bind, is_loopback
 
 

@@ -19,6 +19,7 @@ from typing import Any, Final
 
 import attrs
 
+from .._tracing import is_secret_name
 from ..stores import (
     DeadLetter,
     FullImportRecord,
@@ -701,11 +702,6 @@ def events_per_minute(samples: Sequence[EventSample]) -> list[tuple[float, float
 
 REDACTED: Final = "\u2022\u2022\u2022redacted\u2022\u2022\u2022"
 """What a masked value is shown as."""
-_SECRET_NAME = re.compile(
-    r"pass(word|wd|phrase)?|secret|token|api[-_]?key|auth(orization)?|credential|"
-    r"private[-_]?key|signature|cookie|session|bearer|client[-_]?secret|pwd",
-    re.IGNORECASE,
-)
 # key=value, key: value, "key": "value" in free text (errors, non-JSON payloads).
 _SECRET_PAIR = re.compile(
     r"""(?P<key>["']?[\w-]*(?:pass(?:word|wd|phrase)?|secret|token|api[-_]?key|"""
@@ -713,11 +709,6 @@ _SECRET_PAIR = re.compile(
     r"""(?P<sep>\s*[:=]\s*)(?P<value>"[^"]*"|'[^']*'|(?:bearer|basic)\s+\S+|[^\s,;&})\]]+)""",
     re.IGNORECASE,
 )
-
-
-def is_secret_name(name: str) -> bool:
-    """Whether a field named ``name`` probably holds a secret."""
-    return bool(_SECRET_NAME.search(name))
 
 
 def _redact_value(value: Any) -> Any:

@@ -42,6 +42,7 @@ from ..._exceptions import (
     ServerError,
     StoreError,
 )
+from ..._tracing import span
 from ...connect import SubmittedImport
 from ...connect.models import ImportKind, Job, JobLogEntry, JobStatus
 from ...stores import (
@@ -222,9 +223,10 @@ class JobTracker:
             raise ConfigurationError("is required (not in the header)", setting="account_id")
         full = bool(full if full is not None else header_full)
         if self._spool is None:
-            submitted = self.norce.connect.submit(kind, items, header)
+            with span("submit", kind=str(kind), full=full, account_id=account):
+                submitted = self.norce.connect.submit(kind, items, header)
             return self.track(submitted, full=full, account_id=account)
-        with self._spool.writer() as tee:
+        with self._spool.writer() as tee, span("submit", kind=str(kind), full=full):
             submitted = self.norce.connect.submit(kind, items, header, tee=tee)
         return self.track(submitted, full=full, account_id=account, payload_path=tee)
 
@@ -327,11 +329,15 @@ class JobTracker:
             APIError: ``Job/Get`` failed in a way retrying cannot fix (401, 404, ...).
             StoreError: the store failed.
         """
+        with span("track", job_id=job_id):
+            return self._wait(job_id, timeout, raise_on_failure=raise_on_failure)
+
+    def _wait(self, job_id: int, limit: float | None, *, raise_on_failure: bool) -> JobResult:
         job = self._store.get_job(job_id, with_history=False) or self._adopt(job_id)
         state = Wait.start(
             job,
             now=self._now(),
-            timeout=self.timeout if timeout is None else timeout,
+            timeout=self.timeout if limit is None else limit,
             schedule=self.schedule,
             stall_after=self.stall_after,
             lead_time_alert=self.lead_time_alert,

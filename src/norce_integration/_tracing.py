@@ -4,19 +4,35 @@
 opens a span on the ``norce_integration`` tracer of ``opentelemetry-api``. The API alone
 records nothing: the application installs an SDK and an exporter, as OpenTelemetry
 intends for libraries. Attributes named like a secret are never attached.
+
+The patterns open ``norce.submit`` (Connect import POSTs, in the job tracker),
+``norce.track`` (waiting for a job), ``norce.lookup`` (the event handler's batched Query
+lookups) and ``norce.deliver`` (each batch sent to a target). Public names:
+:mod:`norce_integration.ops` (``enable_tracing``, ``disable_tracing``, ``span``).
 """
 
 from __future__ import annotations
 
 import contextlib
 import importlib
+import re
 from collections.abc import Iterator
 from typing import Any
 
-from ._core import is_secret_name
+
+__all__ = ["disable_tracing", "enable_tracing", "is_secret_name", "span", "tracing_enabled"]
+
+_SECRET_NAME = re.compile(
+    r"pass(word|wd|phrase)?|secret|token|api[-_]?key|auth(orization)?|credential|"
+    r"private[-_]?key|signature|cookie|session|bearer|client[-_]?secret|pwd",
+    re.IGNORECASE,
+)
 
 
-__all__ = ["disable_tracing", "enable_tracing", "span", "tracing_enabled"]
+def is_secret_name(name: str) -> bool:
+    """Whether a field named ``name`` probably holds a secret."""
+    return bool(_SECRET_NAME.search(name))
+
 
 _state: dict[str, Any] = {"tracer": None}
 
