@@ -74,4 +74,3 @@ class AsyncNorce(AsyncClosing):
     async def aclose(self) -> None:
         """Close the HTTP connections this client opened."""
         await self._http.aclose()
-
