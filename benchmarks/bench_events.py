@@ -1,31 +1,44 @@
-"""Webhook burst through the event handler: prints figures, asserts nothing about time.
+"""The webhook pipeline end to end: prints figures, asserts nothing about time.
 
 What runs (separate processes, loopback only):
 
 * **workload** — the emulator generates the events: SKUs are imported, then Admin-style
-  changes (prices, stock, status) fire ``SkuChangedNotification`` webhooks, captured with
-  their exact bodies and static headers; 10 000 by default (``--events``).
-* **receiver** — ``EventHandler.app`` served by uvicorn (one worker) on 127.0.0.1, writing
-  to the store (``--store sqlite`` by default; ``--store postgres --dsn ...`` once
-  ``PostgresStore`` exists).
+  changes (prices, stock) fire ``SkuChangedNotification`` webhooks, captured with their
+  exact bodies and static headers.
+* **receiver** — the handler's ASGI app served by uvicorn (one worker) on 127.0.0.1,
+  writing to the store (``--store sqlite`` or ``--store postgres --dsn ...``);
+  ``--api sync`` (default: ``EventHandler`` and its writer thread) or ``--api async``
+  (``AsyncEventHandler`` awaiting the asyncio store).
 * **baseline** — a bare Starlette endpoint returning 200 without reading or storing,
-  served the same way, driven by the same load: the ratio against it is the figure that
-  travels between machines.
+  served the same way and driven by the same load in the same run: the ratio against it
+  is the figure that travels between machines.
 * **load generator** — this process: keep-alive HTTP/1.1 connections over raw asyncio
-  streams (``--concurrency``), first a burst as fast as the server answers, then a paced
-  run at ``--rate`` events/s (open loop: latency at the target load, not at saturation).
-* **worker** — an ``EventHandler`` worker in its own process that drains the inbox after
-  the burst (``--concurrent-worker``: during it), looking SKUs up in its own emulator
-  (same SKUs) through a ``QueryCache``; its target also enriches each SKU with its
-  product (cached ``lookup_many``), the usual reason a target needs a cache. On a small
-  machine the worker and its in-process emulator compete with the load generator for
-  the same cores, so by default the phases are measured one after the other.
+  streams (``--concurrency``); a burst as fast as the server answers (closed loop), or
+  paced at ``--rate`` events/s (open loop: latency counts from when a request was due).
+* **workers** — ``EventHandler`` workers, each in its own process, looking SKUs up in
+  their own emulator (same SKUs) through a ``QueryCache``; the target also enriches each
+  SKU with its product (cached ``lookup_many``), the usual reason a target needs a cache.
 
-Targets: ingest >= 2 000 events/s, ack p99 <= 50 ms, Query requests per event <= 1/25.
+Phases (``--phases``, all by default):
 
-Run: ``.venv/bin/python benchmarks/bench_events.py [--events N] [--store sqlite|postgres]``
-(``--writer loop``, ``--compare-writers``, ``--compare-commit``: the receiver's commit
-strategies; ``--help`` for the rest).
+* ``burst``: ``--events`` webhooks (10 000) as fast as they are answered, the bare
+  baseline and the receiver one after the other (``--rounds`` interleaved rounds):
+  receiver throughput as a ratio of the baseline's (goal >= 0.8x).
+* ``sustained``: ``--rate`` events/s (2 000) for ``--sustained`` seconds (30) while the
+  workers drain (SQLite: 1 worker process, PostgreSQL: 2; ``--sustained-workers``): ack
+  p50/p99 (goal p99 <= 50 ms), inbox backlog when the load ends (goal <= 2 000), and
+  webhook-to-target latency p50/p99 (from when the webhook was due to when the worker's
+  batch holding it returned from the target and was acknowledged; goal p99 <= 2 s).
+* ``drain``: the inbox pre-filled with ``--drain`` events (50 000), then the workers
+  alone (SQLite: 1; PostgreSQL: 1, 2 and 4 processes; ``--drain-workers``): events/s
+  (goal >= 2 500 on SQLite).
+
+Every worker phase prints Query requests per event (goal <= 1/25) and target calls per
+event. On the 2-core machine the load generator, the receiver, the workers and their
+in-process emulators share the cores: quote ratios from one run, not absolute figures.
+
+Run: ``.venv/bin/python benchmarks/bench_events.py [--store sqlite|postgres]`` (the
+issue's sizes); a quick run: ``--events 3000 --sustained 5 --drain 10000``.
 """
 
 from __future__ import annotations
@@ -36,6 +49,7 @@ import contextlib
 import json
 import multiprocessing
 import os
+import re
 import socket
 import statistics
 import sys
@@ -44,6 +58,8 @@ import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
+
+import httpx
 
 
 EVENT = "SkuChangedNotification"
@@ -181,6 +197,13 @@ def make_store(kind: str, path: str, dsn: str | None) -> Any:
     return SqliteStore(path)
 
 
+def make_async_store(kind: str, path: str, dsn: str | None) -> Any:
+    assert kind == "sqlite", "AsyncPostgresStore is opened with await AsyncPostgresStore.open"
+    from norce_integration.stores import AsyncSqliteStore
+
+    return AsyncSqliteStore(path)
+
+
 def drop_schemas(dsn: str, schemas: list[str]) -> None:
     import psycopg
 
@@ -190,12 +213,18 @@ def drop_schemas(dsn: str, schemas: list[str]) -> None:
 
 
 def serve_receiver(
-    port: int, store_kind: str, store_path: str, dsn: str | None, group_commit: bool, writer: str
+    port: int,
+    store_kind: str,
+    store_path: str,
+    dsn: str | None,
+    group_commit: bool,
+    writer: str,
+    api: str,
 ) -> None:
     import uvicorn
 
-    from norce_integration import Norce, NorceSettings
-    from norce_integration.patterns import EventHandler, WebhookAuth
+    from norce_integration import AsyncNorce, Norce, NorceSettings
+    from norce_integration.patterns import AsyncEventHandler, EventHandler, WebhookAuth
 
     settings = NorceSettings(
         client_id="bench",
@@ -205,20 +234,53 @@ def serve_receiver(
         connect_url="http://127.0.0.1:9/commerce/connect/4.0/",
         token_url="http://127.0.0.1:9/identity/1.0/connect/token",
     )
-    store = make_store(store_kind, store_path, dsn)
-    handler = EventHandler(
-        Norce(settings),
-        store,
-        auth=WebhookAuth(SECRET_HEADER, SECRET),
-        group_commit=group_commit,
-        writer=writer,
-    )
+    auth = WebhookAuth(SECRET_HEADER, SECRET)
+    app: Any
+    if api == "async":
+        built: list[Any] = []
+        lock = asyncio.Lock()
 
-    @handler.on(EVENT)
-    def _receive_only(batch: Sequence[Any]) -> None:  # the receiver only needs the route
-        return None
+        async def build() -> Any:
+            # AsyncPostgresStore is opened on the server's loop (``await ... .open``).
+            async with lock:
+                if not built:
+                    if store_kind == "postgres":
+                        from norce_integration.stores import AsyncPostgresStore
 
-    uvicorn.run(handler.app, host="127.0.0.1", port=port, log_level="error", access_log=False)
+                        store = await AsyncPostgresStore.open(
+                            dsn or "", schema=pg_schema(store_path)
+                        )
+                    else:
+                        store = make_async_store(store_kind, store_path, dsn)
+                    async_handler = AsyncEventHandler(
+                        AsyncNorce(settings), store, auth=auth, group_commit=group_commit
+                    )
+
+                    @async_handler.on(EVENT)
+                    async def _receive_only_async(batch: Sequence[Any]) -> None:  # route only
+                        return None
+
+                    built.append(async_handler.app)
+            return built[0]
+
+        async def app(scope: Any, receive: Any, send: Any) -> None:
+            await (built[0] if built else await build())(scope, receive, send)
+
+    else:
+        handler = EventHandler(
+            Norce(settings),
+            make_store(store_kind, store_path, dsn),
+            auth=auth,
+            group_commit=group_commit,
+            writer=writer,
+        )
+
+        @handler.on(EVENT)
+        def _receive_only(batch: Sequence[Any]) -> None:  # the receiver only needs the route
+            return None
+
+        app = handler.app
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="error", access_log=False)
 
 
 def serve_baseline(port: int) -> None:
@@ -257,16 +319,97 @@ def server(target: Any, port: int, *args: Any) -> Iterator[None]:
 # ---------------------------------------------------------------------------- worker
 
 
+_EQ_OR = re.compile(r"^(\w+) eq ('(?:[^']|'')*'|-?\d+)((?: or \1 eq (?:'(?:[^']|'')*'|-?\d+))*)$")
+_TERM = re.compile(r" or \w+ eq ('(?:[^']|'')*'|-?\d+)")
+
+
+class IndexedQuery(httpx.BaseTransport):
+    """The emulator's transport, with key lookups (``$filter=K eq a or K eq b ...``)
+    answered from an index of the emulator's own rows.
+
+    The emulator evaluates such a filter row by row over the whole catalogue (keys x
+    SKUs per request), which measures the emulator, not the worker; Norce answers from
+    an index. Rows are read from the emulator once per entity set and ``$select`` (all
+    pages), then every lookup is answered with the same JSON the emulator writes. Any
+    other request goes to the emulator. ``--emulator-query`` turns this off.
+    """
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.index: dict[tuple[str, str, str], dict[str, Any]] = {}
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        params = dict(request.url.params)
+        flt = params.get("$filter")
+        match = _EQ_OR.match(flt) if flt and set(params) <= {"$filter", "$select"} else None
+        if request.method != "GET" or "/query/" not in request.url.path or match is None:
+            return self.inner.handle_request(request)
+        field, select = match.group(1), params.get("$select", "")
+        values = [match.group(2), *_TERM.findall(match.group(3))]
+        rows = self._rows(request, field, select)
+        found = []
+        for value in dict.fromkeys(values):
+            key = value[1:-1].replace("''", "'") if value.startswith("'") else value
+            if key in rows:
+                found.append(rows[key])
+        context = f"{str(request.url).split('?')[0].rsplit('/', 1)[0]}/$metadata#"
+        body = {"@odata.context": context, "value": found}
+        return httpx.Response(
+            200,
+            headers={"content-type": "application/json; odata.metadata=minimal"},
+            content=json.dumps(body).encode(),
+        )
+
+    def _rows(self, request: httpx.Request, field: str, select: str) -> dict[str, Any]:
+        memo = (request.url.path, field, select)
+        rows = self.index.get(memo)
+        if rows is None:
+            rows = {}
+            url: Any = request.url.copy_with(params={"$select": select} if select else {})
+            while url:
+                response = self.inner.handle_request(
+                    httpx.Request("GET", url, headers=request.headers)
+                )
+                response.read()
+                page = json.loads(response.content)
+                for row in page["value"]:
+                    rows[str(row[field])] = row
+                url = page.get("@odata.nextLink")
+            self.index[memo] = rows
+        return rows
+
+
+class _Recording:
+    """The worker's store, remembering the payloads of the batch in hand (to time each
+    event from its webhook to the target)."""
+
+    def __init__(self, store: Any) -> None:
+        self._store = store
+        self.claimed: list[bytes] = []
+
+    def inbox_claim(self, owner: str, *, limit: int, lease: float) -> list[Any]:
+        items = self._store.inbox_claim(owner, limit=limit, lease=lease)
+        self.claimed = [bytes(i.payload) for i in items]
+        return list(items)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+
 def run_worker(
     store_kind: str,
     store_path: str,
     dsn: str | None,
     skus: int,
     per_product: int,
-    ready_event: Any,
-    ingest_done: Any,
+    batch_size: int,
+    emulator_query: bool,
+    ready: Any,
+    go: Any,
+    stop: Any,
     results: Any,
 ) -> None:
+    """Drain the inbox from ``go`` until ``stop`` is set and a claim finds nothing."""
     from norce_integration import Norce
     from norce_integration.patterns import Deletion, EventHandler
     from norce_integration.query import Product, QueryCache
@@ -274,12 +417,20 @@ def run_worker(
 
     emulator = NorceEmulator(clock=ManualClock(), token_lifetime=10**7)
     seed(emulator, skus, per_product)
-    store = make_store(store_kind, store_path, dsn)
-    norce = Norce(emulator.settings(), transport=emulator.transport())
+    raw = make_store(store_kind, store_path, dsn)
+    store = _Recording(raw)
+    transport = emulator.transport() if emulator_query else IndexedQuery(emulator.transport())
+    norce = Norce(emulator.settings(), transport=transport)
     # Products are not evicted by SKU events: they stay cached for the run (Products TTL).
     cache = QueryCache(ttl={"Products": 3600})
-    handler = EventHandler(norce, store, cache=cache, batch_size=1000, poll_interval=0.02)
-    sent = [0]
+    handler = EventHandler(
+        norce,
+        store,
+        cache=cache,
+        batch_size=batch_size,
+        poll_interval=0.02,  # type: ignore[arg-type]
+    )
+    sent = [0, 0]  # documents, calls
 
     class Search:
         event_types = (EVENT,)
@@ -306,43 +457,194 @@ def run_worker(
                 for s in skus
             ]
             sent[0] += len(docs)
+            sent[1] += 1
 
     handler.add_target(Search())
     cache.reset_stats()
     totals: dict[str, int] = {}
-    processed = 0
-    first = last = None
-    deadline = time.monotonic() + 600
-    ready_event.set()
+    deliveries: list[tuple[bytes, float]] = []
+    processed = batches = 0
+    first = last = 0.0
+    deadline = time.monotonic() + 1800
+    ready.set()
+    go.wait(600)
     while time.monotonic() < deadline:
         report = handler.run_once()
-        if not report.claimed and ingest_done.is_set():
-            break  # the burst is over and the inbox is empty
         if report.claimed:
-            now = time.perf_counter()
+            now = time.time()
             first = first or now
             last = now
+            batches += 1
             processed += report.claimed
-            for name in ("lookup_requests", "entities", "coalesced", "sent", "skipped_unchanged"):
+            deliveries.extend((payload, now) for payload in store.claimed)
+            for name in (
+                "lookup_requests",
+                "entities",
+                "coalesced",
+                "sent",
+                "skipped_unchanged",
+                "acked",
+                "retried",
+                "dead_lettered",
+            ):
                 totals[name] = totals.get(name, 0) + getattr(report, name)
-        else:
-            time.sleep(0.02)
+        elif stop.is_set():
+            break  # the load is over and the inbox is empty
+        # As EventHandler.run paces itself (EventCore.pause_after): at once after a full
+        # batch, a short linger after a partial one (0.1 s), a poll after an empty one.
+        if 0 < report.claimed < batch_size:
+            time.sleep(0.1)
+        elif not report.claimed:
+            time.sleep(0.01)
     stats = cache.stats
     results.put(
         {
             "processed": processed,
-            "seconds": (last - first) if first and last else 0.0,
+            "batches": batches,
+            "first": first,
+            "last": last,
             "totals": totals,
-            "hits": stats.hits,
-            "misses": stats.misses,
             "hit_ratio": stats.hit_ratio,
-            "sent": sent[0],
+            "sent_docs": sent[0],
+            "send_calls": sent[1],
+            "deliveries": deliveries,
         }
     )
     handler.close()
     norce.close()
-    store.close()
+    raw.close()
     emulator.close()
+
+
+@contextlib.contextmanager
+def workers(
+    count: int, store_kind: str, store_path: str, dsn: str | None, skus: int, args: Any
+) -> Iterator[tuple[Any, Any, Any]]:
+    """``count`` worker processes, seeded and waiting; yields ``(go, stop, collect)``."""
+    ready = [multiprocessing.Event() for _ in range(count)]
+    go, stop = multiprocessing.Event(), multiprocessing.Event()
+    results: Any = multiprocessing.Queue()
+    procs = [
+        multiprocessing.Process(
+            target=run_worker,
+            args=(
+                store_kind,
+                store_path,
+                dsn,
+                skus,
+                args.per_product,
+                args.batch_size,
+                args.emulator_query,
+                r,
+                go,
+                stop,
+                results,
+            ),
+            daemon=True,
+        )
+        for r in ready
+    ]
+    for p in procs:
+        p.start()
+    for r in ready:
+        if not r.wait(600):
+            raise RuntimeError("a worker did not start")
+
+    def collect() -> list[dict[str, Any]]:
+        stop.set()
+        out = [results.get(timeout=1800) for _ in procs]
+        for p in procs:
+            p.join(60)
+        return out
+
+    try:
+        yield go, stop, collect
+    finally:
+        stop.set()
+        for p in procs:
+            if p.is_alive():
+                p.terminate()
+                p.join(10)
+        results.close()
+
+
+def worker_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    totals: dict[str, int] = {}
+    for row in rows:
+        for key, value in row["totals"].items():
+            totals[key] = totals.get(key, 0) + value
+    processed = sum(r["processed"] for r in rows)
+    return {
+        "processed": processed,
+        "batches": sum(r["batches"] for r in rows),
+        "totals": totals,
+        "send_calls": sum(r["send_calls"] for r in rows),
+        "sent_docs": sum(r["sent_docs"] for r in rows),
+        "per_worker": [r["processed"] for r in rows],
+        "hit_ratio": statistics.mean(r["hit_ratio"] for r in rows),
+    }
+
+
+def print_worker(summary: dict[str, Any], indent: str = "  ") -> None:
+    t = summary["totals"]
+    processed = max(1, summary["processed"])
+    lookups = t.get("lookup_requests", 0)
+    print(
+        f"{indent}events {summary['processed']} in {summary['batches']} batches "
+        f"(per worker {summary['per_worker']}); acked {t.get('acked', 0)}, retried "
+        f"{t.get('retried', 0)}, dead letters {t.get('dead_lettered', 0)}"
+    )
+    print(
+        f"{indent}entities looked up {t.get('entities', 0)} (coalesced events "
+        f"{t.get('coalesced', 0)}), documents sent {summary['sent_docs']}"
+    )
+    print(
+        f"{indent}Query requests for the events: {lookups} = 1 per "
+        f"{processed / lookups if lookups else float('inf'):.0f} events (goal: <= 1 per 25); "
+        f"target calls: {summary['send_calls']} = {summary['send_calls'] / processed:.4f} "
+        f"per event (1 per {processed / max(1, summary['send_calls']):.0f})"
+    )
+
+
+def worst_seconds(load: dict[str, Any], rate: float, count: int = 3) -> str:
+    """The seconds of a paced run with the slowest acknowledgements (where a stall was)."""
+    seconds: dict[int, list[float]] = {}
+    for i, latency in enumerate(load["each"]):
+        seconds.setdefault(int(i / rate), []).append(latency)
+    worst = sorted(seconds.items(), key=lambda kv: -max(kv[1]))[:count]
+    parts = [f"s{sec}: max {max(v) * 1000:.0f} ms" for sec, v in worst]
+    return f"worst seconds of the load: {', '.join(parts)}"
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * q))] if ordered else float("nan")
+
+
+def inbox_backlog(store_kind: str, store_path: str, dsn: str | None) -> int:
+    store = make_store(store_kind, store_path, dsn)
+    try:
+        counts = store.inbox_counts()
+    finally:
+        store.close()
+    return int(counts.get("pending", 0)) + int(counts.get("leased", 0))
+
+
+def prefill(
+    store_kind: str, store_path: str, dsn: str | None, work: Sequence[tuple[str, Any, bytes]]
+) -> None:
+    """Put ``work`` straight into the inbox (as accepted webhooks), 1 000 per transaction."""
+    store = make_store(store_kind, store_path, dsn)
+    try:
+        for start in range(0, len(work), 1000):
+            chunk = work[start : start + 1000]
+            entries = [
+                (None, f"prefill-{start + i}#0", EVENT, body)
+                for i, (_, _, body) in enumerate(chunk)
+            ]
+            store.inbox_write(entries, window=0.0)
+    finally:
+        store.close()
 
 
 # ---------------------------------------------------------------------------- load generator
@@ -374,56 +676,69 @@ async def _exchange(
 async def drive(
     port: int, requests: list[bytes], concurrency: int, rate: float | None
 ) -> dict[str, Any]:
-    """Send every request; closed loop (``rate=None``) or paced at ``rate`` per second."""
+    """Send every request; closed loop (``rate=None``) or paced at ``rate`` per second.
+
+    ``due`` in the result: per request, the wall-clock time it was due (paced) or sent;
+    ``accepted``: per request, whether it was answered ``accepted`` (stored).
+    """
     latencies: list[float] = []
     statuses: dict[int, int] = {}
     duplicates = [0]
-    queue: asyncio.Queue[tuple[bytes, float]] = asyncio.Queue()
+    due_wall = [0.0] * len(requests)
+    each = [0.0] * len(requests)
+    accepted = [False] * len(requests)
+    queue: asyncio.Queue[tuple[int, float]] = asyncio.Queue()
     start = time.perf_counter()
+    wall_start = time.time()
     if rate is None:
-        for request in requests:
-            queue.put_nowait((request, 0.0))
+        for i in range(len(requests)):
+            queue.put_nowait((i, 0.0))
 
     async def pace() -> None:
-        for i, request in enumerate(requests):
-            due = start + i / rate  # type: ignore[operator]
+        assert rate is not None
+        for i in range(len(requests)):
+            due = start + i / rate
             delay = due - time.perf_counter()
             if delay > 0:
                 await asyncio.sleep(delay)
-            queue.put_nowait((request, due))
+            queue.put_nowait((i, due))
 
     async def connection() -> None:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         try:
             while True:
-                request, due = await queue.get()
-                if not request:
+                i, due = await queue.get()
+                if i < 0:
                     return
                 sent_at = time.perf_counter()
-                status, body = await _exchange(reader, writer, request)
+                status, body = await _exchange(reader, writer, requests[i])
                 if b"duplicate" in body:
                     duplicates[0] += 1
+                accepted[i] = b"accepted" in body
                 done = time.perf_counter()
                 # Open loop: latency counts from when the request was due (queueing
                 # included), so a slow server cannot hide behind a slow client.
-                latencies.append(done - (due if rate is not None else sent_at))
+                since = due if rate is not None else sent_at
+                due_wall[i] = wall_start + (since - start)
+                latencies.append(done - since)
+                each[i] = done - since
                 statuses[status] = statuses.get(status, 0) + 1
         finally:
             writer.close()
             with contextlib.suppress(Exception):
                 await writer.wait_closed()
 
-    workers = [asyncio.create_task(connection()) for _ in range(concurrency)]
+    tasks = [asyncio.create_task(connection()) for _ in range(concurrency)]
     if rate is not None:
         await pace()
     while len(latencies) < len(requests):
         await asyncio.sleep(0.005)
-        if all(w.done() for w in workers):
+        if all(w.done() for w in tasks):
             break
     elapsed = time.perf_counter() - start
-    for _ in workers:
-        queue.put_nowait((b"", 0.0))
-    await asyncio.gather(*workers, return_exceptions=True)
+    for _ in tasks:
+        queue.put_nowait((-1, 0.0))
+    await asyncio.gather(*tasks, return_exceptions=True)
     latencies.sort()
     return {
         "events_per_s": len(latencies) / elapsed,
@@ -432,25 +747,22 @@ async def drive(
         "max_ms": latencies[-1] * 1000,
         "statuses": statuses,
         "duplicates": duplicates[0],
+        "due": due_wall,
+        "each": each,
+        "accepted": accepted,
     }
 
 
 # ---------------------------------------------------------------------------- main
 
 
-def median_row(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """The median of each figure over the rounds (the machine's load varies between runs)."""
-    out: dict[str, Any] = {}
-    for key in ("events_per_s", "p50_ms", "p99_ms", "max_ms"):
-        out[key] = statistics.median(r[key] for r in rows)
-    out["statuses"] = rows[-1]["statuses"]
-    out["duplicates"] = rows[-1]["duplicates"]
-    return out
+def verdict(ok: bool) -> str:
+    return "met" if ok else "NOT met"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--events", type=int, default=10_000)
+    parser.add_argument("--events", type=int, default=10_000, help="webhooks in the burst")
     parser.add_argument("--store", choices=("sqlite", "postgres"), default="sqlite")
     parser.add_argument(
         "--dsn",
@@ -460,226 +772,247 @@ def main() -> None:
         help="PostgreSQL DSN for --store postgres (or NORCE_BENCH_PG_DSN / NORCE_STORE_DSN)",
     )
     parser.add_argument(
-        "--skus", type=int, default=None, help="SKUs changed (default: one per event)"
+        "--phases", default="burst,sustained,drain", help="comma-separated: burst,sustained,drain"
+    )
+    parser.add_argument("--sustained", type=float, default=30.0, help="seconds of paced load")
+    parser.add_argument("--rate", type=float, default=2_000.0, help="paced events/s")
+    parser.add_argument("--drain", type=int, default=50_000, help="events pre-filled to drain")
+    parser.add_argument(
+        "--sustained-workers", type=int, default=None, help="default: sqlite 1, postgres 2"
+    )
+    parser.add_argument(
+        "--drain-workers", default=None, help="comma-separated counts (sqlite 1, postgres 1,2,4)"
+    )
+    parser.add_argument("--batch-size", type=int, default=1000, help="worker batch size")
+    parser.add_argument(
+        "--emulator-query",
+        action="store_true",
+        help="workers look up through the emulator's row-by-row OData filter (no index)",
     )
     parser.add_argument("--per-product", type=int, default=10, help="SKUs per product")
     parser.add_argument("--concurrency", type=int, default=32, help="connections")
-    parser.add_argument("--rate", type=float, default=2_000.0, help="paced events/s")
-    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (medians)")
-    parser.add_argument("--no-worker", action="store_true", help="receiver only")
+    parser.add_argument("--rounds", type=int, default=1, help="interleaved burst rounds")
     parser.add_argument(
-        "--concurrent-worker",
-        action="store_true",
-        help="run the worker during the load (default: it drains the inbox afterwards)",
+        "--api",
+        choices=("sync", "async", "both"),
+        default="both",
+        help="receiver: EventHandler (sync), AsyncEventHandler (async) or both in turn",
     )
     parser.add_argument("--writer", choices=("thread", "loop"), default="thread")
     parser.add_argument(
-        "--compare-writers", action="store_true", help="run the thread and the loop writer"
+        "--compare-writers", action="store_true", help="burst: the thread and the loop writer"
     )
     parser.add_argument(
-        "--compare-commit",
-        action="store_true",
-        help="also measure one commit per event (no group commit)",
+        "--no-group-commit", action="store_true", help="one commit per event (measurements)"
     )
     args = parser.parse_args()
-    skus = args.skus or args.events
-
-    if args.store == "postgres":
-        try:
-            from norce_integration.stores import PostgresStore  # noqa: F401
-        except ImportError:
-            print(
-                "--store postgres: PostgresStore is not available yet in norce_integration.stores"
-            )
-            return
-        if not args.dsn:
-            print("--store postgres needs --dsn (or NORCE_BENCH_PG_DSN)")
-            return
-
-    print(f"generating {args.events} webhooks with the emulator over {skus} SKUs ...")
-    started = time.perf_counter()
-    work = workload(args.events, skus, args.per_product)
-    print(
-        f"  {len(work)} webhooks in {time.perf_counter() - started:.1f} s "
-        f"({len({b for _, _, b in work})} distinct bodies)"
+    phases = {p.strip() for p in args.phases.split(",") if p.strip()}
+    pg = args.store == "postgres"
+    sustained_workers = (
+        (2 if pg else 1) if args.sustained_workers is None else args.sustained_workers
     )
-
-    results_by_label: dict[str, list[dict[str, Any]]] = {}
-    processing: dict[str, Any] | None = None
-    worker_mode = "none" if args.no_worker else "concurrent" if args.concurrent_worker else "after"
+    drain_workers = [
+        int(n) for n in (args.drain_workers or ("1,2,4" if pg else "1")).split(",") if n
+    ]
     writers = ["thread", "loop"] if args.compare_writers else [args.writer]
-
+    group_commit = not args.no_group_commit
+    summary: list[str] = []
     schemas: list[str] = []
+
+    apis = ["sync", "async"] if args.api == "both" else [args.api]
+
+    def receiver_args(port: int, path: str, writer: str, api: str) -> tuple[Any, ...]:
+        return (port, args.store, path, args.dsn, group_commit, writer, api)
+
     with tempfile.TemporaryDirectory() as tmp:
         run_id = [0]
 
-        def record(label: str, row: dict[str, Any]) -> None:
-            results_by_label.setdefault(label, []).append(row)
+        def fresh_store() -> str:
+            run_id[0] += 1
+            path = str(Path(tmp) / f"run-{run_id[0]}.sqlite")
+            if pg:
+                schemas.append(pg_schema(path))
+            make_store(args.store, path, args.dsn).close()  # schema before the processes
+            return path
+
+        def row_line(label: str, row: dict[str, Any]) -> None:
             print(
-                f"  {label:24} {row['events_per_s']:7.0f}/s  p50 {row['p50_ms']:7.2f} ms  "
-                f"p99 {row['p99_ms']:7.2f} ms",
+                f"  {label:26} {row['events_per_s']:7.0f}/s  p50 {row['p50_ms']:7.2f} ms  "
+                f"p99 {row['p99_ms']:7.2f} ms  max {row['max_ms']:7.1f} ms  "
+                f"{row['statuses']} ({row['duplicates']} duplicates)",
                 flush=True,
             )
 
-        def baseline_run() -> None:
+        # ------------------------------------------------------------ burst
+        if "burst" in phases:
+            print(f"burst: generating {args.events} webhooks ...", flush=True)
+            work = workload(args.events, args.events, args.per_product)
+            rows: dict[str, list[dict[str, Any]]] = {}
+            for round_no in range(1, args.rounds + 1):
+                print(f"burst round {round_no} of {args.rounds}", flush=True)
+                port = free_port()
+                with server(serve_baseline, port):
+                    asyncio.run(drive(port, build_requests(port, warmup(300)), 32, None))
+                    row = asyncio.run(
+                        drive(port, build_requests(port, work), args.concurrency, None)
+                    )
+                rows.setdefault("baseline", []).append(row)
+                row_line("bare Starlette", row)
+                for api, writer in [(a, w) for a in apis for w in writers]:
+                    if api == "async" and writer != writers[0]:
+                        continue  # the asyncio handler has one writer
+                    port = free_port()
+                    path = fresh_store()
+                    with server(serve_receiver, *receiver_args(port, path, writer, api)):
+                        asyncio.run(drive(port, build_requests(port, warmup(300)), 32, None))
+                        row = asyncio.run(
+                            drive(port, build_requests(port, work), args.concurrency, None)
+                        )
+                    label = (
+                        f"receiver ({api}, {writer} writer)"
+                        if api == "sync"
+                        else ("receiver (async)")
+                    )
+                    rows.setdefault(label, []).append(row)
+                    row_line(label, row)
+            base = statistics.median(r["events_per_s"] for r in rows.pop("baseline"))
+            for label, found in rows.items():
+                rate = statistics.median(r["events_per_s"] for r in found)
+                ratio = rate / base
+                summary.append(
+                    f"burst {args.events}: {label} {rate:.0f}/s vs bare Starlette {base:.0f}/s "
+                    f"= {ratio:.2f}x (goal >= 0.8x: {verdict(ratio >= 0.8)})"
+                )
+
+        # ------------------------------------------------------------ sustained
+        if "sustained" in phases:
+            count = int(args.sustained * args.rate)
+            print(
+                f"sustained: generating {count} webhooks ({args.rate:.0f}/s for "
+                f"{args.sustained:.0f} s), {sustained_workers} worker process(es) ...",
+                flush=True,
+            )
+            work = workload(count, count, args.per_product)
+            # What the machine gives a server doing nothing at this rate, right now.
             port = free_port()
             with server(serve_baseline, port):
-                requests = build_requests(port, work)
-                asyncio.run(drive(port, build_requests(port, warmup(300)), args.concurrency, None))
-                record("baseline burst", asyncio.run(drive(port, requests, args.concurrency, None)))
-                record(
-                    "baseline paced",
-                    asyncio.run(drive(port, requests, args.concurrency, args.rate)),
+                asyncio.run(drive(port, build_requests(port, warmup(300)), 32, None))
+                reference = asyncio.run(
+                    drive(port, build_requests(port, work), args.concurrency, args.rate)
                 )
-
-        def receiver_run(
-            label: str,
-            rate: float | None,
-            *,
-            group_commit: bool,
-            writer: str,
-            worker: str,
-            store: str | None = None,
-        ) -> dict[str, Any] | None:
-            """A fresh store and server per run, so every run writes the same events.
-
-            ``worker``: ``"none"``, ``"after"`` (drains the inbox once the load is over) or
-            ``"concurrent"`` (runs during the load).
-            """
-            run_id[0] += 1
-            store_kind = store or args.store
-            store_path = str(Path(tmp) / f"run-{run_id[0]}.sqlite")
-            if store_kind == "postgres":
-                schemas.append(pg_schema(store_path))
-            make_store(store_kind, store_path, args.dsn).close()  # schema before the processes
-            port = free_port()
-            results: Any = multiprocessing.Queue()
-            ready = multiprocessing.Event()
-            ingest_done = multiprocessing.Event()
-            process = None
-            if worker != "none":
-                process = multiprocessing.Process(
-                    target=run_worker,
-                    args=(
-                        store_kind,
-                        store_path,
-                        args.dsn,
-                        skus,
-                        args.per_product,
-                        ready,
-                        ingest_done,
-                        results,
+            row_line("bare Starlette paced", reference)
+            summary.append(
+                f"sustained: bare Starlette at the same rate in the same run: ack p50 "
+                f"{reference['p50_ms']:.1f} ms, p99 {reference['p99_ms']:.1f} ms"
+            )
+            for api in apis:
+                path = fresh_store()
+                port = free_port()
+                with (
+                    workers(sustained_workers, args.store, path, args.dsn, count, args) as (
+                        go,
+                        _,
+                        collect,
                     ),
-                    daemon=True,
+                    server(serve_receiver, *receiver_args(port, path, args.writer, api)),
+                ):
+                    asyncio.run(drive(port, build_requests(port, warmup(300)), 32, None))
+                    requests = build_requests(port, work)
+                    go.set()
+                    load = asyncio.run(drive(port, requests, args.concurrency, args.rate))
+                    backlog = inbox_backlog(args.store, path, args.dsn)
+                    ended = time.time()
+                    results = collect()
+                row_line(f"receiver ({api}) paced", load)
+                print(f"  {worst_seconds(load, args.rate)}")
+                due = {
+                    body: load["due"][i]
+                    for i, (_, _, body) in enumerate(work)
+                    if load["accepted"][i]
+                }
+                delivered: dict[bytes, float] = {}
+                twice = 0
+                for res in results:
+                    for payload, at in res["deliveries"]:
+                        if payload in delivered:
+                            twice += 1
+                            delivered[payload] = min(delivered[payload], at)
+                        else:
+                            delivered[payload] = at
+                latencies = [delivered[b] - t for b, t in due.items() if b in delivered]
+                missing = sum(1 for b in due if b not in delivered)
+                drained_at = max((r["last"] for r in results), default=ended)
+                s = worker_summary(results)
+                print(
+                    f"  backlog when the load ended: {backlog} events; the rest drained "
+                    f"{max(0.0, drained_at - ended):.1f} s later"
                 )
-            receiver = (port, store_kind, store_path, args.dsn, group_commit, writer)
-            with server(serve_receiver, *receiver):
-                requests = build_requests(port, work)
-                asyncio.run(drive(port, build_requests(port, warmup(300)), args.concurrency, None))
-                if process is not None and worker == "concurrent":
-                    process.start()
-                    ready.wait(300)  # seeded its emulator: the load meets a busy worker
-                record(label, asyncio.run(drive(port, requests, args.concurrency, rate)))
-            out = None
-            if process is not None:
-                if worker == "after":
-                    process.start()
-                ingest_done.set()
-                out = results.get(timeout=900)
-                process.join(30)
-            results.close()
-            return out
+                print(
+                    f"  webhook-to-target: p50 {percentile(latencies, 0.5) * 1000:.0f} ms, "
+                    f"p99 {percentile(latencies, 0.99) * 1000:.0f} ms, max "
+                    f"{max(latencies, default=0.0) * 1000:.0f} ms over {len(latencies)} events "
+                    f"({missing} accepted but never delivered, {twice} delivered twice)"
+                )
+                print_worker(s)
+                summary.append(
+                    f"sustained {args.rate:.0f}/s for {args.sustained:.0f} s, receiver ({api}), "
+                    f"{sustained_workers} worker(s): ack p50 {load['p50_ms']:.1f} ms, p99 "
+                    f"{load['p99_ms']:.1f} ms (goal <= 50: {verdict(load['p99_ms'] <= 50)}); "
+                    f"backlog {backlog} (goal <= 2000: {verdict(backlog <= 2000)}); "
+                    f"webhook-to-target p50 {percentile(latencies, 0.5) * 1000:.0f} ms, p99 "
+                    f"{percentile(latencies, 0.99) * 1000:.0f} ms "
+                    f"(goal <= 2000: {verdict(percentile(latencies, 0.99) <= 2.0)})"
+                )
+                lookups = s["totals"].get("lookup_requests", 0)
+                summary.append(
+                    f"sustained ({api}): Query requests per event 1/{s['processed'] / max(1, lookups):.0f} "
+                    f"(goal <= 1/25: {verdict(lookups * 25 <= s['processed'])}); target calls per "
+                    f"event {s['send_calls'] / max(1, s['processed']):.4f}"
+                )
 
-        for round_no in range(1, args.rounds + 1):
-            print(f"round {round_no} of {args.rounds}", flush=True)
-            baseline_run()
-            if args.store == "postgres":
-                # The SQLite figure beside PostgreSQL's, measured in the same round.
-                receiver_run(
-                    "sqlite reference burst",
-                    None,
-                    group_commit=True,
-                    writer=args.writer,
-                    worker="none",
-                    store="sqlite",
+        # ------------------------------------------------------------ drain
+        if "drain" in phases:
+            print(f"drain: generating {args.drain} webhooks ...", flush=True)
+            work = workload(args.drain, args.drain, args.per_product)
+            for count in drain_workers:
+                path = fresh_store()
+                prefill(args.store, path, args.dsn, work)
+                with workers(count, args.store, path, args.dsn, args.drain, args) as (
+                    go,
+                    _,
+                    collect,
+                ):
+                    started = time.time()
+                    go.set()
+                    results = collect()
+                elapsed = max(r["last"] for r in results) - started
+                s = worker_summary(results)
+                rate = s["processed"] / max(elapsed, 1e-9)
+                print(
+                    f"  {count} worker process(es): {s['processed']} events in {elapsed:.1f} s "
+                    f"= {rate:.0f} events/s; backlog left "
+                    f"{inbox_backlog(args.store, path, args.dsn)}",
+                    flush=True,
                 )
-            for writer in writers:
-                tag = f"{writer} writer"
-                burst = receiver_run(
-                    f"{tag} burst",
-                    None,
-                    group_commit=True,
-                    writer=writer,
-                    worker=worker_mode if processing is None else "none",
+                print_worker(s, "    ")
+                goal = f" (goal >= 2500: {verdict(rate >= 2500)})" if not pg else ""
+                lookups = s["totals"].get("lookup_requests", 0)
+                summary.append(
+                    f"drain {args.drain} pre-filled, {count} worker(s): {rate:.0f} events/s"
+                    f"{goal}; Query requests per event 1/{s['processed'] / max(1, lookups):.0f}; "
+                    f"target calls per event {s['send_calls'] / max(1, s['processed']):.4f}"
                 )
-                processing = processing or burst
-                receiver_run(
-                    f"{tag} paced",
-                    args.rate,
-                    group_commit=True,
-                    writer=writer,
-                    worker="concurrent" if args.concurrent_worker else "none",
-                )
-            if args.compare_commit:
-                for rate in (None, args.rate):
-                    receiver_run(
-                        f"commit-per-event {'paced' if rate else 'burst'}",
-                        rate,
-                        group_commit=False,
-                        writer="thread",
-                        worker="none",
-                    )
 
-    if args.store == "postgres":
+    if pg and schemas:
         drop_schemas(args.dsn, schemas)
-    rows = [(label, median_row(found)) for label, found in results_by_label.items()]
     print()
-    print(f"medians over {args.rounds} interleaved rounds")
-    print(f"{'run':24} {'events/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}  statuses")
-    for label, row in rows:
-        print(
-            f"{label:24} {row['events_per_s']:10.0f} {row['p50_ms']:8.2f} {row['p99_ms']:8.2f} "
-            f"{row['max_ms']:8.1f}  {row['statuses']} ({row['duplicates']} duplicates)"
-        )
-    base = {label.split()[1]: row for label, row in rows if label.startswith("baseline")}
-    print()
-    for label, row in rows:
-        if label.startswith("baseline"):
-            continue
-        b = base[label.split()[-1]]
-        print(
-            f"{label:24} throughput {row['events_per_s'] / b['events_per_s']:.2f}x baseline, "
-            f"p50 {row['p50_ms'] / b['p50_ms']:.2f}x, p99 {row['p99_ms'] / b['p99_ms']:.2f}x"
-        )
-    if processing is not None:
-        t = processing["totals"]
-        per_event = t.get("lookup_requests", 0) / max(1, processing["processed"])
-        print()
-        print(
-            f"worker: {processing['processed']} events processed in "
-            f"{processing['seconds']:.1f} s "
-            f"({processing['processed'] / max(processing['seconds'], 1e-9):.0f} events/s, "
-            f"{'during' if args.concurrent_worker else 'after'} the burst)"
-        )
-        print(
-            f"  entities looked up {t.get('entities', 0)}, coalesced events "
-            f"{t.get('coalesced', 0)}, sent {t.get('sent', 0)}, unchanged skipped "
-            f"{t.get('skipped_unchanged', 0)}"
-        )
-        print(
-            f"  Query requests for SKUs: {t.get('lookup_requests', 0)} = 1 per "
-            f"{1 / per_event if per_event else float('inf'):.0f} events (target: <= 1 per 25)"
-        )
-        print(
-            f"  cache: {processing['hits']} hits, {processing['misses']} misses, "
-            f"hit ratio {processing['hit_ratio']:.2f} (SKUs are evicted by their events "
-            f"and always miss; the hits are the products the target enriches with)"
-        )
-    print()
+    print("summary")
+    for line in summary:
+        print(f"  {line}")
     print(
         f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, "
         f"load average {os.getloadavg()[0]:.1f}, store={args.store}, "
-        f"concurrency={args.concurrency}, paced rate={args.rate:.0f}/s"
+        f"concurrency={args.concurrency}, worker batch={args.batch_size}"
     )
 
 

@@ -19,7 +19,7 @@ import attrs
 import httpx
 
 from norce_integration import NorceSettings, RetryPolicy
-from norce_integration._http import SyncHTTP
+from norce_integration._sync_http import HTTP as SyncHTTP
 from norce_integration.query import ProductSku, QueryCache, QueryResource, f
 
 

@@ -21,7 +21,8 @@ from norce_integration import (
     ResponseValidationError,
     ServiceUnavailableError,
 )
-from norce_integration._http import AsyncHTTP, SyncHTTP
+from norce_integration._async_http import AsyncHTTP
+from norce_integration._sync_http import HTTP as SyncHTTP
 
 from .conftest import CONNECT, QUERY, SECRET, TOKEN
 

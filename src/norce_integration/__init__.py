@@ -7,7 +7,7 @@ integration patterns Norce publishes, and a faithful emulator in
 
 from __future__ import annotations
 
-from ._client import AsyncNorce, Norce
+from ._async_client import AsyncNorce
 from ._exceptions import (
     AdapterError,
     AmbiguousImportError,
@@ -41,6 +41,7 @@ from ._exceptions import (
 )
 from ._retry import RetryPolicy
 from ._settings import NorceSettings
+from ._sync_client import Norce
 from ._types import UNSET
 from .patterns import (
     DeltaImport,

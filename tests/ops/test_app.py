@@ -429,7 +429,7 @@ async def test_overview_alerts_on_the_age_of_the_oldest_pending_event(demo: Demo
     assert "the oldest pending event has waited" not in pages[0]
     assert "the oldest pending event has waited 1 h" in pages[1]
     assert "the oldest pending event has waited" not in text(
-        (await _overview(app_for(demo, options=ConsoleOptions(inbox_age_alert=1800))))
+        await _overview(app_for(demo, options=ConsoleOptions(inbox_age_alert=1800)))
     )
 
 

@@ -18,7 +18,8 @@ from norce_integration import (
     ResponseValidationError,
     ServerError,
 )
-from norce_integration._http import AsyncHTTP, SyncHTTP
+from norce_integration._async_http import AsyncHTTP
+from norce_integration._sync_http import HTTP as SyncHTTP
 from norce_integration.query import (
     AsyncQueryResource,
     Currency,

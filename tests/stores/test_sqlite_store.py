@@ -39,7 +39,7 @@ def test_an_older_file_is_migrated_and_keeps_its_state(tmp_path: Path) -> None:
     path = tmp_path / "old.sqlite"
     _v1_file(path)
     with SqliteStore(path) as store:
-        assert store.schema_version == len(MIGRATIONS) == 2
+        assert store.schema_version == len(MIGRATIONS) == 3
         mark = store.get_watermark("products", 1, "erp")
         assert mark is not None
         assert (mark.value, mark.version) == ("0005", 3)
@@ -48,7 +48,7 @@ def test_an_older_file_is_migrated_and_keeps_its_state(tmp_path: Path) -> None:
         assert run.value == '{"run": 1}'
         store.kv_put("journal", "products/1", "x")
     with SqliteStore(path) as again:  # reopening applies nothing twice
-        assert again.schema_version == 2
+        assert again.schema_version == 3
         assert again.kv_get("journal", "products/1") == "x"
 
 
@@ -56,7 +56,7 @@ async def test_the_async_store_migrates_an_older_file_too(tmp_path: Path) -> Non
     path = tmp_path / "old.sqlite"
     await asyncio.to_thread(_v1_file, path)
     async with AsyncSqliteStore(path) as store:
-        assert await store.schema_version() == 2
+        assert await store.schema_version() == 3
         assert await store.kv_list("none") == {}
         mark = await store.get_watermark("products", 1, "erp")
         assert mark is not None

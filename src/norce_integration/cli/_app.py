@@ -22,9 +22,9 @@ import attrs
 import click
 
 from .. import __version__
-from .._client import Norce
 from .._exceptions import ConfigurationError, NorceError
 from .._settings import NorceSettings
+from .._sync_client import Norce
 from ..patterns import JobTracker
 from ..stores import Store
 from ._config import Config, load_config, open_store, payload_spool, settings_from, tracker_options

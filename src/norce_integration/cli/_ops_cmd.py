@@ -58,7 +58,7 @@ def _access(token: str | None, basic_auth: str | None) -> Any:
 def _tracker(rt: Runtime, store: Any) -> Any:
     """The async job tracker the console re-runs jobs and fetches Norce's logs through,
     on the console's own async store (opened on the server's loop)."""
-    from .._client import AsyncNorce  # noqa: PLC0415
+    from .._async_client import AsyncNorce  # noqa: PLC0415
     from ..patterns import AsyncJobTracker  # noqa: PLC0415
 
     config = rt.config()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import attrs
 
 from .._exceptions import APIError
-from .._http import AsyncHTTP
+from .._async_http import AsyncHTTP
 from ..orders.models import (
     CancelOrderRequest,
     DeliveryNote,

@@ -13,7 +13,7 @@ from collections.abc import AsyncIterable, Callable, Iterable, Mapping
 from functools import cached_property
 from typing import Any, TypeAlias, TypeVar
 
-from .._http import AsyncHTTP
+from .._async_http import AsyncHTTP
 from ._async_orders import AsyncOrderResource
 from ._body import ImportBody
 from ._core import SubmittedImport, header_value, import_headers, job_response, structure

@@ -14,7 +14,7 @@ from __future__ import annotations
 import attrs
 
 from .._exceptions import APIError
-from .._http import HTTP
+from .._sync_http import HTTP
 from ..orders.models import (
     CancelOrderRequest,
     DeliveryNote,

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Mapping
 from functools import cached_property
 from typing import Any, TypeAlias, TypeVar
 
-from .._http import HTTP
+from .._sync_http import HTTP
 from ._body import ImportBody
 from ._core import SubmittedImport, header_value, import_headers, job_response, structure
 from ._sync_orders import OrderResource

@@ -20,6 +20,7 @@ from .._async_client import AsyncNorce
 from .._async_closing import AsyncClosing
 from .._concurrency import AsyncEvent, AsyncLock, async_sleep, async_wait_event
 from .._exceptions import ConfigurationError, StoreError
+from .._tracing import span
 from ..query import AsyncQueryResource, QueryCache
 from ..stores import AsyncStore, DeadLetter, InboxItem
 from ._async_inbox import AsyncStoreInbox
@@ -577,7 +578,8 @@ class AsyncEventHandler(AsyncClosing):
         for (namespace, entity_set), groups in plan.by_set().items():
             spec = core.lookup_spec(route, namespace, entity_set)
             try:
-                found, missing = await self._lookup(spec, [g.key for g in groups], counts)
+                with span("lookup", entity_set=f"{namespace}/{entity_set}", keys=len(groups)):
+                    found, missing = await self._lookup(spec, [g.key for g in groups], counts)
             except Exception as exc:  # noqa: BLE001 - Query down: retry these events later
                 fail(
                     errors,
@@ -626,7 +628,8 @@ class AsyncEventHandler(AsyncClosing):
                 continue
             await self._renew(leases)
             try:
-                await route.adapter.send([m for _, m in batch])
+                with span("deliver", target=route.name, items=len(batch)):
+                    await route.adapter.send([m for _, m in batch])
             except Exception as exc:  # noqa: BLE001 - integrator code: any error
                 reason = f"{route.name}.send: {type(exc).__name__}: {exc}"
                 fail(errors, works, reason)

@@ -85,6 +85,8 @@ SOURCE_FAILED: Final = "webhook:failed"
 WEBHOOK_SOURCES: Final = (SOURCE_FAILED, SOURCE_MALFORMED, SOURCE_UNHANDLED)
 _DELETED: Final = "deleted"
 _LOCK_KIND: Final = "event-target:"
+BATCH_LINGER: Final = 0.1
+"""Seconds a worker waits after a partial batch before it claims again."""
 
 
 # ---------------------------------------------------------------------------- public records
@@ -869,6 +871,24 @@ class EventCore:
                     reason,
                 )
         return Settlement(acks, releases, letters, reasons)
+
+    # ------------------------------------------------------------ pacing
+
+    def pause_after(self, claimed: int | None, poll_interval: float) -> float:
+        """Seconds the worker waits before its next claim, after a batch of ``claimed``
+        items (``None``: the store failed).
+
+        None after a full batch (more is waiting); ``poll_interval`` after an empty batch
+        or a failure; after a partial batch a short linger (:data:`BATCH_LINGER`, at most
+        ``poll_interval``), so that under a steady trickle batches fill instead of being
+        taken one small one after the other: every batch costs the same few commits,
+        and on SQLite a receiver's group commit waits for each of them.
+        """
+        if not claimed:
+            return poll_interval
+        if claimed >= self.batch_size:
+            return 0.0
+        return min(poll_interval, BATCH_LINGER)
 
     # ------------------------------------------------------------ maintenance
 

@@ -15,10 +15,14 @@ dedup check and the append of a whole group in one transaction (dead letters too
 ``dedup_expire`` re-arms keys when a worker claims their events, and
 ``inbox_ack_many``/``inbox_release_many`` settle a batch in one statement each.
 
-Inbox rows are keyed ``{dedup key}#{unique suffix}``: the inbox's own unique constraint
+Inbox rows are keyed ``~{unique prefix}#{dedup key}``: the inbox's own unique constraint
 must not refuse a legitimate repeat of an identical body after the window (Norce bodies
 carry only ids, so the same change twice has the same body), so the windowed dedup lives
-in the dedup-key table and the inbox key only has to be unique.
+in the dedup-key table and the inbox key only has to be unique. The prefix (a random
+token per process, then a zero-padded counter) comes first so that one process's keys
+are ascending: a group's keys land on the last page of the inbox's key index instead of
+one random page each (a hash first cost one 4 KiB page write per event on SQLite).
+Keys written before, ``{dedup key}#{suffix}``, are still read (:func:`dedup_of`).
 
 Writes go through an :class:`InboxWriter`, which takes whatever requests are queued and
 writes them in one transaction: :class:`AsyncWriter` (the async handler: a task awaiting
@@ -70,15 +74,20 @@ DedupUntil = Literal["claimed", "window"]
 _PROCESS_TOKEN: Final = secrets.token_hex(5)
 _COUNTER = itertools.count(1)
 _SEPARATOR: Final = "#"
+_MARK: Final = "~"
 
 
 def new_inbox_key(dedup: str) -> str:
-    """``{dedup}#{suffix}``: unique across processes (random token) and within (counter)."""
-    return f"{dedup}{_SEPARATOR}{_PROCESS_TOKEN}{next(_COUNTER):x}"
+    """``~{token}{counter}#{dedup}``: unique across processes (random token) and within
+    (counter), ascending within a process."""
+    return f"{_MARK}{_PROCESS_TOKEN}{next(_COUNTER):012x}{_SEPARATOR}{dedup}"
 
 
 def dedup_of(inbox_key: str) -> str:
-    """The dedup key an inbox key was made from."""
+    """The dedup key an inbox key was made from (either layout; a key without a
+    separator, from ``Store.inbox_append``, is its own dedup key)."""
+    if inbox_key.startswith(_MARK):
+        return inbox_key.partition(_SEPARATOR)[2]
     return inbox_key.partition(_SEPARATOR)[0]
 
 

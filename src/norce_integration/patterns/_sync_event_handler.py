@@ -23,6 +23,7 @@ from .._concurrency import Event, Lock, sleep, wait_event
 from .._exceptions import ConfigurationError, StoreError
 from .._sync_client import Norce
 from .._sync_closing import Closing
+from .._tracing import span
 from ..query import QueryCache, QueryResource
 from ..stores import DeadLetter, InboxItem, Store
 from ._event_core import (
@@ -568,7 +569,8 @@ class EventHandler(Closing):
         for (namespace, entity_set), groups in plan.by_set().items():
             spec = core.lookup_spec(route, namespace, entity_set)
             try:
-                found, missing = self._lookup(spec, [g.key for g in groups], counts)
+                with span("lookup", entity_set=f"{namespace}/{entity_set}", keys=len(groups)):
+                    found, missing = self._lookup(spec, [g.key for g in groups], counts)
             except Exception as exc:  # noqa: BLE001 - Query down: retry these events later
                 fail(
                     errors,
@@ -617,7 +619,8 @@ class EventHandler(Closing):
                 continue
             self._renew(leases)
             try:
-                route.adapter.send([m for _, m in batch])
+                with span("deliver", target=route.name, items=len(batch)):
+                    route.adapter.send([m for _, m in batch])
             except Exception as exc:  # noqa: BLE001 - integrator code: any error
                 reason = f"{route.name}.send: {type(exc).__name__}: {exc}"
                 fail(errors, works, reason)

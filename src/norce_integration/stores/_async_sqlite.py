@@ -329,6 +329,10 @@ class AsyncSqliteStore:
         """See :meth:`Store.inbox_counts`."""
         return await self._runner.read(ops.inbox_counts)
 
+    async def inbox_oldest_pending(self) -> dt.datetime | None:
+        """See :meth:`Store.inbox_oldest_pending`."""
+        return await self._runner.read(ops.inbox_oldest_pending)
+
     async def inbox_reclaim_expired(self) -> int:
         """See :meth:`Store.inbox_reclaim_expired`."""
         return await self._runner.write(ops.inbox_reclaim_expired_w, self._clock())
@@ -338,8 +342,18 @@ class AsyncSqliteStore:
         return await self._runner.read(ops.inbox_get, item_id)
 
     async def inbox_purge(self, *, done_before: dt.datetime) -> int:
-        """See :meth:`Store.inbox_purge`."""
-        return await self._runner.write(ops.inbox_purge_w, q.ts(done_before))
+        """See :meth:`Store.inbox_purge`.
+
+        In slices of 2,000 items, a transaction each (a long purge would hold the write
+        lock a receiver's commits wait for); only finished items are removed, so a
+        reader seeing a partial purge sees nothing it could act on.
+        """
+        cutoff, total = q.ts(done_before), 0
+        while True:
+            count = await self._runner.write(ops.inbox_purge_slice_w, cutoff, q.PURGE_SLICE)
+            total += count
+            if count < q.PURGE_SLICE:
+                return total
 
     # ------------------------------------------------------------------ dedup keys
 
@@ -348,8 +362,13 @@ class AsyncSqliteStore:
         return await self._runner.write(ops.dedup_add_w, key, window, self._clock())
 
     async def dedup_purge(self) -> int:
-        """See :meth:`Store.dedup_purge`."""
-        return await self._runner.write(ops.dedup_purge_w, self._clock())
+        """See :meth:`Store.dedup_purge` (in slices, as :meth:`inbox_purge`)."""
+        now, total = self._clock(), 0
+        while True:
+            count = await self._runner.write(ops.dedup_purge_slice_w, now, q.PURGE_SLICE)
+            total += count
+            if count < q.PURGE_SLICE:
+                return total
 
     async def dedup_expire(self, keys: Sequence[str]) -> int:
         """See :meth:`Store.dedup_expire`."""

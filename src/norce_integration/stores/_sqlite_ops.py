@@ -287,9 +287,17 @@ def inbox_write_w(
 
 
 def inbox_claim_w(conn: Conn, owner: str, limit: int, lease: float, now: float) -> list[InboxItem]:
-    ids = [r[0] for r in conn.execute(q.INBOX_CLAIMABLE, (q.PENDING, now, q.LEASED, now, limit))]
-    conn.executemany(q.INBOX_LEASE, ((q.LEASED, owner, now + lease, i) for i in ids))
-    return [q.inbox(row) for i in ids for row in conn.execute(q.INBOX_GET, (i,))]
+    # One statement (SQLite 3.35+), else three: the write lock is held for as short a
+    # time as possible, since the receiver's group commit waits for it.
+    if q.RETURNING:
+        rows = conn.execute(q.INBOX_CLAIM, (owner, now + lease, now, now, limit)).fetchall()
+        return sorted((q.inbox(row) for row in rows), key=lambda item: item.item_id)
+    ids = [r[0] for r in conn.execute(q.INBOX_CLAIMABLE, (now, now, limit))]
+    items: list[InboxItem] = []
+    for chunk in q.chunks(ids, q.KEYS_PER_STATEMENT):
+        conn.execute(q.in_query(q.INBOX_LEASE_IN, len(chunk)), (owner, now + lease, *chunk))
+        items += map(q.inbox, conn.execute(q.in_query(q.INBOX_GET_IN, len(chunk)), tuple(chunk)))
+    return sorted(items, key=lambda item: item.item_id)
 
 
 def inbox_ack_w(conn: Conn, item_id: int, owner: str, now: float) -> bool:
@@ -309,10 +317,21 @@ def inbox_ack_many_w(conn: Conn, item_ids: Sequence[int], owner: str, now: float
 def inbox_release_many_w(
     conn: Conn, releases: Sequence[tuple[int, str | None, float]], owner: str, now: float
 ) -> int:
-    released = 0
+    if not q.UPDATE_FROM:
+        released = 0
+        for item_id, error, delay in releases:
+            values = (q.PENDING, now + max(0.0, delay), error, item_id, q.LEASED, owner, now)
+            released += conn.execute(q.INBOX_RELEASE, values).rowcount
+        return released
+    # One statement per chunk; the first release of an id counts, as one by one.
+    first: dict[int, tuple[int, float, str | None]] = {}
     for item_id, error, delay in releases:
-        values = (q.PENDING, now + max(0.0, delay), error, item_id, q.LEASED, owner, now)
-        released += conn.execute(q.INBOX_RELEASE, values).rowcount
+        first.setdefault(int(item_id), (int(item_id), now + max(0.0, delay), error))
+    released = 0
+    for chunk in q.chunks(list(first.values()), q.KEYS_PER_STATEMENT // 3):
+        sql = q.INBOX_RELEASE_FROM.format(rows=", ".join(["(?, ?, ?)"] * len(chunk)))
+        flat = [v for row in chunk for v in row]
+        released += conn.execute(sql, (*flat, q.LEASED, owner, now)).rowcount
     return released
 
 
@@ -329,6 +348,10 @@ def inbox_counts(conn: Conn) -> dict[str, int]:
     return q.counts_by_status(conn.execute(q.INBOX_COUNTS).fetchall())
 
 
+def inbox_oldest_pending(conn: Conn) -> dt.datetime | None:
+    return q.when_opt(conn.execute(q.INBOX_OLDEST_PENDING, (q.PENDING,)).fetchone()[0])
+
+
 def inbox_reclaim_expired_w(conn: Conn, now: float) -> int:
     return conn.execute(q.INBOX_RECLAIM, (q.PENDING, now, q.LEASED, now)).rowcount
 
@@ -340,6 +363,10 @@ def inbox_get(conn: Conn, item_id: int) -> InboxItem | None:
 
 def inbox_purge_w(conn: Conn, done_before: float | None) -> int:
     return conn.execute(q.INBOX_PURGE, (q.DONE, done_before)).rowcount
+
+
+def inbox_purge_slice_w(conn: Conn, done_before: float | None, size: int) -> int:
+    return conn.execute(q.INBOX_PURGE_SLICE, (done_before, size)).rowcount
 
 
 # ---------------------------------------------------------------------- dedup keys
@@ -358,6 +385,10 @@ def dedup_expire_w(conn: Conn, keys: Sequence[str], now: float) -> int:
 
 def dedup_purge_w(conn: Conn, now: float) -> int:
     return conn.execute(q.DEDUP_PURGE, (now,)).rowcount
+
+
+def dedup_purge_slice_w(conn: Conn, now: float, size: int) -> int:
+    return conn.execute(q.DEDUP_PURGE_SLICE, (now, size)).rowcount
 
 
 # ---------------------------------------------------------------------- dead letters

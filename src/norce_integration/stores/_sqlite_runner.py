@@ -21,6 +21,13 @@ Concurrency model:
   writer waits for another instead of failing, and ``BEGIN IMMEDIATE`` for every
   read-modify-write, so the write lock is taken before the read and two processes can
   never both see the same "free" row.
+* **Waiting for a lock**: SQLite's own busy handler sleeps 1, 2, 5, 10, 15, 20, 25, 25,
+  25, 50, 50, 100 ms in turn, so a writer that found the lock taken sleeps on for up to
+  tens of milliseconds after it was freed; with a webhook group commit waiting, that is
+  the acknowledgement's latency whenever a worker process writes. So SQLite waits only
+  :data:`SQLITE_WAIT_MS` itself, and the runner retries a busy transaction from the start
+  in steps of at most a millisecond until ``busy_timeout`` (a transaction that failed busy
+  was rolled back, so running it again is safe).
 * **Checkpoints**: with ``checkpoint_interval``, a background thread runs
   ``wal_checkpoint(PASSIVE)`` on its own connection (automatic checkpoints are off), so
   no commit stalls behind a checkpoint's fsync.
@@ -36,7 +43,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Concatenate, ParamSpec, TypeVar
+from typing import Concatenate, Final, ParamSpec, TypeVar
 
 import attrs
 
@@ -81,7 +88,7 @@ def _connect(options: SqliteOptions) -> sqlite3.Connection:
     except sqlite3.Error as exc:
         raise StoreError(f"cannot open {options.path}: {exc}") from exc
     try:
-        conn.execute(f"PRAGMA busy_timeout = {int(options.busy_timeout * 1000)}")
+        conn.execute(f"PRAGMA busy_timeout = {_sqlite_wait_ms(options)}")
         if not options.memory:
             _wal(conn, options.busy_timeout)
             # FULL: a committed job id or acknowledged webhook must survive a power
@@ -98,6 +105,39 @@ def _connect(options: SqliteOptions) -> sqlite3.Connection:
         conn.close()
         raise StoreError(f"cannot configure {options.path}: {exc}") from exc
     return conn
+
+
+SQLITE_WAIT_MS: Final = 2
+"""Milliseconds SQLite's busy handler waits before the runner's retry loop takes over."""
+_MAX_PAUSE: Final = 0.001
+
+
+def _sqlite_wait_ms(options: SqliteOptions) -> int:
+    return max(0, min(int(options.busy_timeout * 1000), SQLITE_WAIT_MS))
+
+
+def _busy(exc: BaseException | None) -> bool:
+    """Whether a ``sqlite3`` error says another connection holds a lock."""
+    if not isinstance(exc, sqlite3.OperationalError):
+        return False
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+    return "locked" in str(exc) or "busy" in str(exc)
+
+
+def _patiently(mode: Mode[T], conn: sqlite3.Connection, path: str, call: Call[T], wait: float) -> T:
+    """``mode(conn, path, call)``, run again while it fails busy, for up to ``wait`` s."""
+    deadline = time.monotonic() + wait
+    pause = 0.0001
+    while True:
+        try:
+            return mode(conn, path, call)
+        except StoreError as exc:
+            if not _busy(exc.__cause__) or time.monotonic() >= deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, _MAX_PAUSE)
 
 
 def _wal(conn: sqlite3.Connection, busy_timeout: float) -> None:
@@ -197,18 +237,23 @@ class SqliteRunner:
         self._closed = False
         self._checkpointer: _Checkpointer | None = None
         _prepare(options)
+        self._wait = options.busy_timeout
         with self._lock():
-            _setup(self._conn(), options.path, lambda conn: setup(conn, *args))
+            _patiently(
+                _setup, self._conn(), options.path, lambda conn: setup(conn, *args), self._wait
+            )
 
     def read(self, fn: Op[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """``fn(connection, *args)`` outside a write transaction."""
         with self._lock():
-            return _read(self._conn(), self.options.path, lambda conn: fn(conn, *args, **kwargs))
+            call: Call[T] = lambda conn: fn(conn, *args, **kwargs)  # noqa: E731
+            return _patiently(_read, self._conn(), self.options.path, call, self._wait)
 
     def write(self, fn: Op[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """``fn(connection, *args)`` in one ``BEGIN IMMEDIATE`` transaction."""
         with self._lock():
-            return _write(self._conn(), self.options.path, lambda conn: fn(conn, *args, **kwargs))
+            call: Call[T] = lambda conn: fn(conn, *args, **kwargs)  # noqa: E731
+            return _patiently(_write, self._conn(), self.options.path, call, self._wait)
 
     def close(self) -> None:
         """Close every connection, in every thread, and stop the checkpointer."""
@@ -312,7 +357,7 @@ class AsyncSqliteRunner:
         _prepare(self.options)
         conn = _connect(self.options)
         try:
-            _setup(conn, self.options.path, setup)
+            _patiently(_setup, conn, self.options.path, setup, self.options.busy_timeout)
         except BaseException:
             conn.close()
             raise
@@ -326,7 +371,7 @@ class AsyncSqliteRunner:
         if self._conn is None:
             msg = f"{self._name} is closed"
             raise StoreError(msg)
-        return mode(self._conn, self.options.path, call)
+        return _patiently(mode, self._conn, self.options.path, call, self.options.busy_timeout)
 
     def _close(self) -> None:
         conn, self._conn = self._conn, None

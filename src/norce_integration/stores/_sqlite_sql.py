@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import sqlite3
 from collections.abc import Iterator, Sequence
 from typing import Any, Final, TypeVar
 
@@ -88,6 +89,14 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
             namespace TEXT NOT NULL, kv_key TEXT NOT NULL, value TEXT NOT NULL,
             PRIMARY KEY (namespace, kv_key)) WITHOUT ROWID""",
     ),
+    # 3: the inbox's open items in id order, so a claim reads its batch in order and stops
+    # (over (status, available_at) it sorted every pending item per claim: 50k pending,
+    # 50k rows sorted for 500); finished items by time, for the purge.
+    (
+        "CREATE INDEX inbox_open ON inbox (item_id) WHERE status <> 'done'",
+        "CREATE INDEX inbox_done ON inbox (done_at) WHERE status = 'done'",
+        "DROP INDEX inbox_claimable",
+    ),
 )
 """Ordered migrations; migration ``n`` (1-based) brings the schema to version ``n``.
 Append only: never edit a released migration."""
@@ -97,8 +106,16 @@ Append only: never edit a released migration."""
 # (json_each) and a temporary table (~500k raw lookups/s vs ~430k and ~35k).
 KEY_CHUNK: Final = 500
 # The inbox's group statements: keys per IN list, rows per multi-row INSERT (6 values).
-KEYS_PER_STATEMENT: Final = 900
-ROWS_PER_STATEMENT: Final = 150
+# SQLite 3.32 raised the default limit of bound parameters from 999 to 32766: a batch of
+# a thousand acks is then one statement (every statement is a GIL round trip, see
+# ``inbox_write_w``), on older builds a few.
+_MANY_PARAMETERS: Final = sqlite3.sqlite_version_info >= (3, 32, 0)
+KEYS_PER_STATEMENT: Final = 30_000 if _MANY_PARAMETERS else 900
+ROWS_PER_STATEMENT: Final = 5_000 if _MANY_PARAMETERS else 150
+RETURNING: Final = sqlite3.sqlite_version_info >= (3, 35, 0)
+"""``UPDATE ... RETURNING`` (3.35): a claim in one statement."""
+UPDATE_FROM: Final = sqlite3.sqlite_version_info >= (3, 33, 0)
+"""``UPDATE ... FROM`` (3.33): a batch of releases in one statement."""
 
 PENDING: Final = InboxStatus.PENDING.value
 LEASED: Final = InboxStatus.LEASED.value
@@ -192,15 +209,26 @@ INBOX_APPEND: Final = (
 INBOX_ROWS: Final = (
     "INSERT INTO inbox (dedup_key, event_type, payload, received_at, status, available_at) VALUES "
 )
-INBOX_CLAIMABLE: Final = (
-    "SELECT item_id FROM inbox WHERE (status = ? AND available_at <= ?) "
-    "OR (status = ? AND lease_expires_at <= ?) ORDER BY item_id LIMIT ?"
+# Open items in id order (the partial index inbox_open; its condition is written out, so
+# the planner can use it): the first ``limit`` claimable ones, without a sort.
+# Parameters: now, now, limit.
+_CLAIMABLE: Final = (
+    "SELECT item_id FROM inbox INDEXED BY inbox_open WHERE status <> 'done' AND "
+    "((status = 'pending' AND available_at <= ?) OR "
+    "(status = 'leased' AND lease_expires_at <= ?)) ORDER BY item_id LIMIT ?"
 )
-INBOX_LEASE: Final = (
-    "UPDATE inbox SET status = ?, lease_owner = ?, lease_expires_at = ?, "
-    "attempts = attempts + 1 WHERE item_id = ?"
+INBOX_CLAIMABLE: Final = _CLAIMABLE
+# The claim in one statement; parameters: owner, lease expiry, now, now, limit.
+INBOX_CLAIM: Final = (
+    "UPDATE inbox SET status = 'leased', lease_owner = ?, lease_expires_at = ?, "
+    f"attempts = attempts + 1 WHERE item_id IN ({_CLAIMABLE}) RETURNING {INBOX_COLUMNS}"
+)
+INBOX_LEASE_IN: Final = (
+    "UPDATE inbox SET status = 'leased', lease_owner = ?, lease_expires_at = ?, "
+    "attempts = attempts + 1 WHERE item_id IN "
 )
 INBOX_GET: Final = f"SELECT {INBOX_COLUMNS} FROM inbox WHERE item_id = ?"
+INBOX_GET_IN: Final = f"SELECT {INBOX_COLUMNS} FROM inbox WHERE item_id IN "
 # The lease conditions shared by ack, release and renew; parameters: status, owner, now.
 _HELD: Final = "status = ? AND lease_owner = ? AND lease_expires_at > ?"
 INBOX_ACK: Final = (
@@ -216,13 +244,31 @@ INBOX_RELEASE: Final = (
     "available_at = ?, last_error = COALESCE(?, last_error) "
     f"WHERE item_id = ? AND {_HELD}"
 )
+# A batch of releases; ``{rows}``: ``(?, ?, ?)`` per item (id, available at, error);
+# then status, owner, now.
+INBOX_RELEASE_FROM: Final = (
+    "UPDATE inbox SET status = 'pending', lease_owner = NULL, lease_expires_at = NULL, "
+    "available_at = r.available_at, last_error = COALESCE(r.error, inbox.last_error) "
+    "FROM (SELECT column1 AS item_id, column2 AS available_at, column3 AS error "
+    "FROM (VALUES {rows})) AS r WHERE inbox.item_id = r.item_id AND inbox.status = ? "
+    "AND inbox.lease_owner = ? AND inbox.lease_expires_at > ?"
+)
 INBOX_RENEW_IN: Final = f"UPDATE inbox SET lease_expires_at = ? WHERE {_HELD} AND item_id IN "
 INBOX_RECLAIM: Final = (
     "UPDATE inbox SET status = ?, lease_owner = NULL, lease_expires_at = NULL, "
     "available_at = ? WHERE status = ? AND lease_expires_at <= ?"
 )
 INBOX_PURGE: Final = "DELETE FROM inbox WHERE status = ? AND done_at < ?"
+# Purges in slices of PURGE_SLICE rows, one transaction each: one DELETE of a day's
+# inbox (or of five minutes of dedup keys at 2,000 events/s) holds the write lock for
+# long enough to stall a receiver's group commit. Parameters: the cutoff, the slice.
+PURGE_SLICE: Final = 2_000
+INBOX_PURGE_SLICE: Final = (
+    "DELETE FROM inbox WHERE item_id IN (SELECT item_id FROM inbox INDEXED BY inbox_done "
+    "WHERE status = 'done' AND done_at < ? LIMIT ?)"
+)
 INBOX_COUNTS: Final = "SELECT status, COUNT(*) FROM inbox GROUP BY status"
+INBOX_OLDEST_PENDING: Final = "SELECT MIN(received_at) FROM inbox WHERE status = ?"
 
 # ---------------------------------------------------------------------- dedup keys
 DEDUP_ADD: Final = (
@@ -238,6 +284,10 @@ DEDUP_EXPIRE_IN: Final = (
     "UPDATE dedup_keys SET expires_at = ? WHERE expires_at > ? AND dedup_key IN "
 )
 DEDUP_PURGE: Final = "DELETE FROM dedup_keys WHERE expires_at <= ?"
+DEDUP_PURGE_SLICE: Final = (
+    "DELETE FROM dedup_keys WHERE dedup_key IN (SELECT dedup_key FROM dedup_keys "
+    "WHERE expires_at <= ? LIMIT ?)"
+)
 
 # ---------------------------------------------------------------------- dead letters
 PUT_LETTER: Final = (

@@ -320,6 +320,10 @@ class SqliteStore:
         """See :meth:`Store.inbox_counts`."""
         return self._runner.read(ops.inbox_counts)
 
+    def inbox_oldest_pending(self) -> dt.datetime | None:
+        """See :meth:`Store.inbox_oldest_pending`."""
+        return self._runner.read(ops.inbox_oldest_pending)
+
     def inbox_reclaim_expired(self) -> int:
         """See :meth:`Store.inbox_reclaim_expired`."""
         return self._runner.write(ops.inbox_reclaim_expired_w, self._clock())
@@ -329,8 +333,18 @@ class SqliteStore:
         return self._runner.read(ops.inbox_get, item_id)
 
     def inbox_purge(self, *, done_before: dt.datetime) -> int:
-        """See :meth:`Store.inbox_purge`."""
-        return self._runner.write(ops.inbox_purge_w, q.ts(done_before))
+        """See :meth:`Store.inbox_purge`.
+
+        In slices of 2,000 items, a transaction each (a long purge would hold the write
+        lock a receiver's commits wait for); only finished items are removed, so a
+        reader seeing a partial purge sees nothing it could act on.
+        """
+        cutoff, total = q.ts(done_before), 0
+        while True:
+            count = self._runner.write(ops.inbox_purge_slice_w, cutoff, q.PURGE_SLICE)
+            total += count
+            if count < q.PURGE_SLICE:
+                return total
 
     # ------------------------------------------------------------------ dedup keys
 
@@ -339,8 +353,13 @@ class SqliteStore:
         return self._runner.write(ops.dedup_add_w, key, window, self._clock())
 
     def dedup_purge(self) -> int:
-        """See :meth:`Store.dedup_purge`."""
-        return self._runner.write(ops.dedup_purge_w, self._clock())
+        """See :meth:`Store.dedup_purge` (in slices, as :meth:`inbox_purge`)."""
+        now, total = self._clock(), 0
+        while True:
+            count = self._runner.write(ops.dedup_purge_slice_w, now, q.PURGE_SLICE)
+            total += count
+            if count < q.PURGE_SLICE:
+                return total
 
     def dedup_expire(self, keys: Sequence[str]) -> int:
         """See :meth:`Store.dedup_expire`."""

@@ -36,7 +36,7 @@ from typing import Any, Protocol
 import attrs
 import httpx
 
-from ..._client import Norce
+from ..._sync_client import Norce
 from ...patterns import (
     DeltaImport,
     EventBatchReport,

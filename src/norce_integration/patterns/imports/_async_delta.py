@@ -42,7 +42,7 @@ from collections.abc import AsyncIterable, Callable
 from pathlib import Path
 from typing import Any, Literal
 
-from ..._client import AsyncNorce
+from ..._async_client import AsyncNorce
 from ..._exceptions import ConfigurationError
 from ...stores import AsyncStore
 from ..jobs import AsyncJobTracker

@@ -35,7 +35,7 @@ from typing import Any, Protocol
 
 import attrs
 
-from ..._client import AsyncNorce
+from ..._async_client import AsyncNorce
 from ..._concurrency import async_sleep
 from ..._exceptions import (
     AmbiguousImportError,

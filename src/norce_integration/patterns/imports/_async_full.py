@@ -46,7 +46,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from ..._client import AsyncNorce
+from ..._async_client import AsyncNorce
 from ..._exceptions import ConfigurationError, ImportRefusedError
 from ...stores import AsyncStore, FullImportRecord, TrackedJob, TrackedStatus
 from ..jobs import AsyncFullImportGuard, AsyncJobTracker

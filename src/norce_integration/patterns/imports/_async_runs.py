@@ -26,7 +26,7 @@ import datetime as dt
 
 import attrs
 
-from ..._client import AsyncNorce
+from ..._async_client import AsyncNorce
 from ..._exceptions import ConfigurationError, ImportRefusedError
 from ...connect import SubmittedImport
 from ...connect.models import ImportKind, JobResponse

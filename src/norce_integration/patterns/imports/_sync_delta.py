@@ -45,8 +45,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, Literal
 
-from ..._client import Norce
 from ..._exceptions import ConfigurationError
+from ..._sync_client import Norce
 from ...stores import Store
 from ..jobs import JobTracker
 from ._adapters import SourceAdapter, SourceSpec

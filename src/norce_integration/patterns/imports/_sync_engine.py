@@ -38,7 +38,6 @@ from typing import Any, Protocol
 
 import attrs
 
-from ..._client import Norce
 from ..._concurrency import sleep
 from ..._exceptions import (
     AmbiguousImportError,
@@ -46,6 +45,7 @@ from ..._exceptions import (
     ConfigurationError,
     ImportRefusedError,
 )
+from ..._sync_client import Norce
 from ...connect import ImportBody, header_value
 from ...connect.models import Job
 from ...stores import (

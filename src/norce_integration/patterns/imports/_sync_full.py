@@ -49,8 +49,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from ..._client import Norce
 from ..._exceptions import ConfigurationError, ImportRefusedError
+from ..._sync_client import Norce
 from ...stores import FullImportRecord, Store, TrackedJob, TrackedStatus
 from ..jobs import FullImportGuard, JobTracker
 from ._adapters import SourceAdapter, SourceSpec

@@ -29,8 +29,8 @@ import datetime as dt
 
 import attrs
 
-from ..._client import Norce
 from ..._exceptions import ConfigurationError, ImportRefusedError
+from ..._sync_client import Norce
 from ...connect import SubmittedImport
 from ...connect.models import ImportKind, JobResponse
 from ...stores import Store

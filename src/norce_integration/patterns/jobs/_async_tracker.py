@@ -28,7 +28,7 @@ from typing import Any
 
 import attrs
 
-from ..._client import AsyncNorce
+from ..._async_client import AsyncNorce
 from ..._concurrency import AsyncEvent
 from ..._exceptions import (
     APIConnectionError,

@@ -29,7 +29,6 @@ from typing import Any
 
 import attrs
 
-from ..._client import Norce
 from ..._concurrency import Event
 from ..._exceptions import (
     APIConnectionError,
@@ -42,6 +41,7 @@ from ..._exceptions import (
     ServerError,
     StoreError,
 )
+from ..._sync_client import Norce
 from ..._tracing import span
 from ...connect import SubmittedImport
 from ...connect.models import ImportKind, Job, JobLogEntry, JobStatus
