@@ -203,6 +203,10 @@ def test_demo_json_is_valid_with_the_expected_counts(runner: CliRunner, tmp_path
     assert summary["ok"] is True
     assert summary["catalogue_rows"] == 3000
     assert summary["jobs"] == 7
+    # Orders end to end: pushed by Norce, created once in the ERP, answered back.
+    assert (summary["orders_placed"], summary["orders_in_erp"]) == (3, 3)
+    assert summary["order_answers_sent"] == 9  # status, delivery note, invoice each
+    assert summary["orders_invoiced"] == 3
     assert [(i["mode"], i["items"]) for i in summary["imports"]] == [
         ("full", 3000),
         ("full", 3000),

@@ -104,6 +104,10 @@ def summary_tables(summary: DemoSummary, out: Console) -> None:
         ),
         ("dead letters", summary.dead_letters),
         (
+            "orders: pushed / in the ERP / invoiced",
+            f"{summary.orders_placed} / {summary.orders_in_erp} / {summary.orders_invoiced}",
+        ),
+        (
             "HTTP requests: token / connect / query",
             f"{http['token']} / {http['connect']} / {http['query']}",
         ),

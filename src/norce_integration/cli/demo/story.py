@@ -60,6 +60,7 @@ from .catalogue import (
     read_catalogue,
     write_catalogue,
 )
+from .orders import run_orders
 from .target import SearchIndexTarget
 
 
@@ -167,6 +168,10 @@ class DemoSummary:
     index_documents: int
     inactive_in_index: int
     expensive_skus: int
+    orders_placed: int
+    orders_in_erp: int
+    order_answers_sent: int
+    orders_invoiced: int
     http_requests: dict[str, int]
     emulator_seconds: float
     duration_seconds: float
@@ -181,6 +186,8 @@ class DemoSummary:
             all(line.status in ("succeeded", "empty") for line in self.imports)
             and self.events_processed > 0
             and self.dead_letters == 0
+            and self.orders_placed > 0
+            and self.orders_invoiced == self.orders_in_erp == self.orders_placed
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -426,6 +433,23 @@ def run_demo(
             f"{len(found.found)} SKUs by key ({found.cached} from the cache, "
             f"{found.requests} requests); {expensive} active prices above 2,000 SEK"
         )
+        # 7. Orders: a shopper checks out; Norce pushes the order to the Order Receiver,
+        #    which stores it, creates it in the ERP and answers; the ERP's answers
+        #    (confirmed, delivery note, invoice) go back through the status publisher.
+        tell.step("Orders: Norce → the Order Receiver → the ERP → back to Norce")
+        chapter = run_orders(
+            emulator,
+            norce,
+            paths.state,
+            handler.app,
+            [row.part_no for row in rows[:3]],
+            run=asyncio.run,
+        )
+        tell.note(
+            f"{_n(chapter.placed, 'order')} pushed by Norce, {chapter.in_erp} created in the "
+            f"ERP; {chapter.sent_to_norce} answers sent back (status, delivery note, "
+            f"invoice); {chapter.invoiced} invoiced in Norce"
+        )
         index = target.documents()
         return DemoSummary(
             imports=tuple(lines),
@@ -447,6 +471,10 @@ def run_demo(
             index_documents=len(index),
             inactive_in_index=sum(1 for doc in index.values() if not doc["active"]),
             expensive_skus=expensive,
+            orders_placed=chapter.placed,
+            orders_in_erp=chapter.in_erp,
+            order_answers_sent=chapter.sent_to_norce,
+            orders_invoiced=chapter.invoiced,
             http_requests=dict(counter.counts),
             emulator_seconds=(emulator.clock.now() - began).total_seconds(),
             duration_seconds=round(time.perf_counter() - started, 3),
