@@ -185,3 +185,58 @@ def test_metrics_parse_and_hold_the_store_numbers(page: Page, served: str, demo:
     assert {k: v for k, v in inbox.items() if v} == {"pending": 3}
     letters = sum(s.value for s in families["norce_dead_letters"].samples)
     assert letters == len(demo.thread.call(demo.store.list_dead_letters))
+
+
+def test_the_console_shows_the_state_the_demo_leaves_behind(
+    browser: Browser, tmp_path: Path
+) -> None:
+    """``./scripts/demo``'s store, opened as its last line says: every import's source, the
+    jobs it tracked, an empty inbox."""
+    import uvicorn
+
+    from norce_integration.cli.demo.story import run_demo
+    from norce_integration.ops import AccessPolicy, SourceRef, create_app
+    from norce_integration.stores import AsyncSqliteStore
+
+    # Playwright's sync API runs a loop in this thread: the demo (which runs its own
+    # loops) goes to a thread of its own, as the CLI would in a process of its own.
+    result: list[Any] = []
+    demo_run = threading.Thread(target=lambda: result.append(run_demo(tmp_path / "demo")))
+    demo_run.start()
+    demo_run.join(120)
+    [summary] = result
+    assert summary.ok
+    app = create_app(
+        AsyncSqliteStore(summary.state_file),
+        access=AccessPolicy(token=TOKEN),
+        sources=[SourceRef("products", 1, "erp-products")],
+    )
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline, "the console did not start"
+        time.sleep(0.02)
+    context = browser.new_context()
+    try:
+        tab = context.new_page()
+        tab.set_default_timeout(10_000)
+        tab.goto(f"http://127.0.0.1:{port}/?token={TOKEN}")
+        sources = tab.locator("#sources").inner_text()
+        for kind in ("products", "sku_price_lists", "onhands"):
+            assert kind in sources
+        assert "erp-products" in sources
+        assert count(tab, "inbox-pending") == 0  # the demo's worker drained the inbox
+        tab.goto(f"http://127.0.0.1:{port}/jobs")
+        jobs = tab.content()
+        for line in summary.imports:
+            for job_id in line.job_ids:
+                assert f"/jobs/{job_id}" in jobs
+    finally:
+        context.close()
+        server.should_exit = True
+        thread.join(10)
