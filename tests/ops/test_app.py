@@ -422,9 +422,7 @@ async def test_overview_alerts_on_the_age_of_the_oldest_pending_event(demo: Demo
     strict = app_for(demo, clock=later, options=ConsoleOptions(inbox_age_alert=1800))
     pages = []
     for app in (quiet, strict):
-        async with httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url=BASE
-        ) as c:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE) as c:
             pages.append(text((await c.get("/", headers=AUTH)).text))
     assert "the oldest pending event has waited" not in pages[0]
     assert "the oldest pending event has waited 1 h" in pages[1]

@@ -284,7 +284,7 @@ def test_malformed_nested_values_fail_the_item_not_the_job(emulator, http):
 
 
 def test_an_emulator_bug_fails_the_job_instead_of_wedging_the_queue(emulator, http, monkeypatch):
-    import norce_integration.testing._emulator as core
+    import norce_integration.testing._connect_service as core
 
     def broken(*_args: Any) -> Any:
         raise RuntimeError("boom")

@@ -141,7 +141,7 @@ def test_large_bodies_are_spooled_to_disk_and_released():
         url = emulator.settings().connect_base + "Product/ImportSkuPriceLists"
         first = client.post(url, headers={"X-StormConnect-Header": HEADER}, content=body())
         assert first.json()["ValidationSummary"]["NrOfItemsInTotal"] == 5000
-        job = emulator._jobs[int(first.json()["JobId"])]
+        job = emulator._connect.job(int(first.json()["JobId"]))
         assert job.spool is not None
         assert job.spool.size > 4096
         assert job.spool._file._rolled  # type: ignore[attr-defined]
@@ -153,7 +153,7 @@ def test_large_bodies_are_spooled_to_disk_and_released():
         emulator.faults.job(stall=True)
         rows = ({"PartNo": f"S{i}", "PriceListCode": "STD"} for i in range(2000))
         stalled = client.post(url, headers={"X-StormConnect-Header": HEADER}, content=body())
-        kept = emulator._jobs[int(stalled.json()["JobId"])].spool
+        kept = emulator._connect.job(int(stalled.json()["JobId"])).spool
         emulator.advance(3600)
         assert kept is not None
         assert not kept.closed

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import attrs
 
-from .._exceptions import APIError
 from .._async_http import AsyncHTTP
+from .._exceptions import APIError
 from ..orders.models import (
     CancelOrderRequest,
     DeliveryNote,

@@ -22,6 +22,11 @@ driven from any language. Keys are snake_case; entity fields are Norce's PascalC
 * ``POST /faults`` (route fault: :meth:`Faults.add` arguments), ``POST /faults/jobs``
   (:meth:`Faults.job`), ``POST /faults/events`` (:meth:`Faults.events`),
   ``DELETE /faults`` (clear all).
+* The Order Receiver and order pushes: see :meth:`~._orders.OrderService.handle_admin`.
+
+Clock and pump actions (``/clock/advance``, ``/run-due``) are answered in two steps: the
+sans-IO core returns an action, and the shell finishes it with :func:`complete_action`
+or :func:`acomplete_action` (the async one delivers webhooks without blocking a loop).
 """
 
 from __future__ import annotations
@@ -39,7 +44,7 @@ if TYPE_CHECKING:
     from ._emulator import NorceEmulator
 
 
-__all__ = ["handle_admin"]
+__all__ = ["acomplete_action", "complete_action", "handle_admin"]
 
 _LIMIT = 1024 * 1024
 
@@ -63,15 +68,44 @@ def handle_admin(
     emulator: NorceEmulator, request: EmulatorRequest, method: str, rest: str
 ) -> EmulatorResponse:
     """Answer one admin request (``rest`` = path after ``/_emulator/``)."""
+    parts = [p for p in rest.split("/") if p]
     try:
         body = _body(request) if method in ("POST", "PUT", "PATCH") else {}
-        return _route(emulator, request, method, [p for p in rest.split("/") if p], body)
+        if emulator.orders.is_admin_route(method, parts):
+            answer = emulator.orders.handle_admin(method, parts, body)
+            if answer is not None:
+                return answer
+        return _route(emulator, request, method, parts, body)
     except BodyTooLargeError as exc:
         return error(413, str(exc))
     except KeyError as exc:
         return error(404, str(exc.args[0]) if exc.args else "not found")
     except (ValueError, TypeError, orjson.JSONDecodeError) as exc:
         return error(400, str(exc))
+
+
+def complete_action(emulator: NorceEmulator, response: EmulatorResponse) -> EmulatorResponse:
+    """Finish a clock or pump action synchronously; answer the admin status."""
+    if response.action == "advance":
+        try:
+            emulator.advance(response.action_seconds)
+        except TypeError as exc:
+            return error(409, str(exc))
+    elif response.action == "run_due":
+        emulator.run_due()
+    return json_response(200, emulator.admin_status())
+
+
+async def acomplete_action(emulator: NorceEmulator, response: EmulatorResponse) -> EmulatorResponse:
+    """:func:`complete_action`, delivering webhooks asynchronously."""
+    if response.action == "advance":
+        try:
+            await emulator.aadvance(response.action_seconds)
+        except TypeError as exc:
+            return error(409, str(exc))
+    elif response.action == "run_due":
+        await emulator.arun_due()
+    return json_response(200, emulator.admin_status())
 
 
 def _route(

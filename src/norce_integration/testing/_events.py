@@ -18,7 +18,7 @@ import heapq
 import itertools
 from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
 import httpx
@@ -26,6 +26,10 @@ import orjson
 
 from ._clock import iso_utc
 from ._faults import Faults
+
+
+if TYPE_CHECKING:
+    from ._data import ChangeSet
 
 
 __all__ = [
@@ -259,6 +263,11 @@ class EventBus:
         self._push(pending)
         self.fired += 1
         return True
+
+    def fire_changes(self, changes: ChangeSet) -> None:
+        """Fire the events a change set collected (an import's or an Admin change's)."""
+        for event_type, payload in changes.events.values():
+            self.fire(event_type, payload, changes.now)
 
     def _push(self, pending: PendingDelivery) -> None:
         heapq.heappush(self._queue, (pending.due, next(self._seq), pending))

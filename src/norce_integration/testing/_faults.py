@@ -13,14 +13,17 @@ Three kinds of faults:
 from __future__ import annotations
 
 import fnmatch
+import math
 import random
 import threading
 from typing import Literal
 
 import attrs
 
+from ._core import EmulatorResponse, error, json_response
 
-__all__ = ["EventFault", "Faults", "JobFault", "JobPlan", "RouteFault"]
+
+__all__ = ["EventFault", "Faults", "JobFault", "JobPlan", "RouteFault", "fault_response"]
 
 Service = Literal["token", "connect", "query"]
 Drop = Literal["disconnect", "connect"]
@@ -309,3 +312,27 @@ class Faults:
             self.rng.shuffle(items)
         if items == original:
             items.reverse()
+
+
+def fault_response(fault: RouteFault, service: str) -> EmulatorResponse:
+    """What a request hit by ``fault`` (a drop or a status) gets, in ``service``'s error shape."""
+    if fault.drop:
+        return EmulatorResponse(
+            0, drop=fault.drop, delay=fault.latency, real_delay=fault.real_latency
+        )
+    status = fault.status or 500
+    headers: dict[str, str] = {}
+    if fault.retry_after is not None:
+        headers["Retry-After"] = str(max(0, math.ceil(fault.retry_after)))
+    message = f"Injected fault: HTTP {status}."
+    if service == "query":
+        response = json_response(
+            status, {"error": {"code": str(status), "message": message}}, headers
+        )
+    elif service == "token":
+        response = json_response(
+            status, {"error": "temporarily_unavailable", "error_description": message}, headers
+        )
+    else:
+        response = error(status, message, headers)
+    return attrs.evolve(response, delay=fault.latency, real_delay=fault.real_latency)

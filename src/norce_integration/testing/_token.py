@@ -6,6 +6,7 @@ import base64
 import binascii
 import math
 import secrets
+import threading
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -41,8 +42,9 @@ class TokenService:
     emulator at call time, so changing those attributes takes effect at once.
     """
 
-    def __init__(self, owner: NorceEmulator) -> None:
+    def __init__(self, owner: NorceEmulator, lock: threading.RLock) -> None:
         self._owner = owner
+        self._lock = lock
         self._tokens: dict[str, tuple[str, datetime]] = {}
         self._buckets: dict[str, tuple[float, datetime]] = {}
 
@@ -74,7 +76,7 @@ class TokenService:
             except (binascii.Error, UnicodeDecodeError):
                 client_id = client_secret = None
         now = self._owner.clock.now()
-        with self._owner._lock:
+        with self._lock:
             if self._owner.token_rate_limit is not None:
                 wait = self._take_token_slot(client_id or request.client or "?", now)
                 if wait is not None:
@@ -129,14 +131,14 @@ class TokenService:
         if not value.lower().startswith("bearer "):
             return False
         token = value[7:].strip()
-        with self._owner._lock:
+        with self._lock:
             entry = self._tokens.get(token)
             return entry is not None and entry[1] > self._owner.clock.now()
 
     def issue(self) -> str:
         """Issue a bearer token directly."""
         token = secrets.token_urlsafe(32)
-        with self._owner._lock:
+        with self._lock:
             self._tokens[token] = (
                 self._owner.client_id,
                 self._owner.clock.now() + timedelta(seconds=self._owner.token_lifetime),

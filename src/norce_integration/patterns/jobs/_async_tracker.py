@@ -338,9 +338,7 @@ class AsyncJobTracker:
         with span("track", job_id=job_id):
             return await self._wait(job_id, timeout, raise_on_failure=raise_on_failure)
 
-    async def _wait(
-        self, job_id: int, limit: float | None, *, raise_on_failure: bool
-    ) -> JobResult:
+    async def _wait(self, job_id: int, limit: float | None, *, raise_on_failure: bool) -> JobResult:
         job = await self._store.get_job(job_id, with_history=False) or await self._adopt(job_id)
         state = Wait.start(
             job,
