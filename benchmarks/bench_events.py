@@ -220,8 +220,15 @@ def serve_receiver(
     group_commit: bool,
     writer: str,
     api: str,
+    switch_interval: float | None,
 ) -> None:
     import uvicorn
+
+    if switch_interval is not None:
+        # The thread that commits (the writer thread, or the asyncio store's connection
+        # thread) needs the GIL back after every statement; from a busy event loop that
+        # takes up to the switch interval (5 ms by default) each time.
+        sys.setswitchinterval(switch_interval)
 
     from norce_integration import AsyncNorce, Norce, NorceSettings
     from norce_integration.patterns import AsyncEventHandler, EventHandler, WebhookAuth
@@ -803,6 +810,12 @@ def main() -> None:
         "--compare-writers", action="store_true", help="burst: the thread and the loop writer"
     )
     parser.add_argument(
+        "--switch-interval",
+        type=float,
+        default=None,
+        help="sys.setswitchinterval in the receiver process (default: Python's 0.005 s)",
+    )
+    parser.add_argument(
         "--no-group-commit", action="store_true", help="one commit per event (measurements)"
     )
     args = parser.parse_args()
@@ -822,7 +835,7 @@ def main() -> None:
     apis = ["sync", "async"] if args.api == "both" else [args.api]
 
     def receiver_args(port: int, path: str, writer: str, api: str) -> tuple[Any, ...]:
-        return (port, args.store, path, args.dsn, group_commit, writer, api)
+        return (port, args.store, path, args.dsn, group_commit, writer, api, args.switch_interval)
 
     with tempfile.TemporaryDirectory() as tmp:
         run_id = [0]
@@ -1012,7 +1025,8 @@ def main() -> None:
     print(
         f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, "
         f"load average {os.getloadavg()[0]:.1f}, store={args.store}, "
-        f"concurrency={args.concurrency}, worker batch={args.batch_size}"
+        f"concurrency={args.concurrency}, worker batch={args.batch_size}, receiver switch "
+        f"interval={args.switch_interval or sys.getswitchinterval()} s"
     )
 
 
