@@ -131,7 +131,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from norce_integration.event import dedup_key
-    from norce_integration.patterns._inbox import new_inbox_key
+    from norce_integration.patterns.events._inbox import new_inbox_key
     from norce_integration.stores import SqliteStore
     from norce_integration.testing import ManualClock, NorceEmulator
 

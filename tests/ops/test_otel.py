@@ -59,7 +59,7 @@ def test_the_patterns_open_submit_track_lookup_and_deliver_spans(tmp_path: Any) 
     from norce_integration.connect import models as m
     from norce_integration.event import dedup_key
     from norce_integration.patterns import JobTracker, PollSchedule
-    from norce_integration.patterns._inbox import new_inbox_key
+    from norce_integration.patterns.events._inbox import new_inbox_key
     from tests.patterns._event_support import Env, Target, sku_body
 
     provider = FakeProvider()

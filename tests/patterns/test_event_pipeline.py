@@ -28,8 +28,8 @@ import pytest
 
 from norce_integration import AsyncNorce
 from norce_integration.patterns import AsyncEventHandler
-from norce_integration.patterns._event_core import BATCH_LINGER, EventCore
-from norce_integration.patterns._inbox import dedup_of, new_inbox_key
+from norce_integration.patterns.events._core import BATCH_LINGER, EventCore
+from norce_integration.patterns.events._inbox import dedup_of, new_inbox_key
 from norce_integration.query import QueryCache
 from norce_integration.stores import AsyncSqliteStore, InboxStatus, SqliteStore
 

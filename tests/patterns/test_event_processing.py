@@ -246,7 +246,7 @@ async def post_direct(
 def enqueue(handler: EventHandler, body: bytes, event_type: str = "SkuChangedNotification") -> None:
     """Put an event straight into the inbox (what the receiver does after its checks)."""
     from norce_integration.event import dedup_key
-    from norce_integration.patterns._inbox import Append
+    from norce_integration.patterns.events._inbox import Append
 
     handler._writer.backend.write(
         [Append(dedup_key(event_type, body), event_type, body, force=True)]

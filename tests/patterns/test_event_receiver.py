@@ -23,7 +23,7 @@ from starlette.routing import Mount
 from norce_integration import ConfigurationError, StoreError
 from norce_integration.event import dedup_key
 from norce_integration.patterns import EventHandler, WebhookAuth
-from norce_integration.patterns._receiver import client_address, fast_dedup_key
+from norce_integration.patterns.events._receiver import client_address, fast_dedup_key
 from norce_integration.stores import InboxStatus, SqliteStore
 
 from ._event_support import (
@@ -490,7 +490,7 @@ async def test_unexpected_errors_become_503_not_500(env, handler, monkeypatch):
     def boom(*_a: Any) -> Any:
         raise RuntimeError("bug")
 
-    monkeypatch.setattr("norce_integration.patterns._receiver.fast_dedup_key", boom)
+    monkeypatch.setattr("norce_integration.patterns.events._receiver.fast_dedup_key", boom)
     assert (await post(handler, sku_body("P1"))).status_code == 503
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from norce_integration.patterns._sync_inbox import StoreInbox
+from norce_integration.patterns.events._sync_inbox import StoreInbox
 from norce_integration.stores import SqliteStore, Store
 
 from ._event_support import Env, Target, sku_body

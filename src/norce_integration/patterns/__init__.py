@@ -27,7 +27,7 @@ handler build on it.
 
 from __future__ import annotations
 
-from .event_handler import (
+from .events import (
     AsyncEventHandler,
     AsyncTargetAdapter,
     Deletion,

@@ -37,10 +37,10 @@ from urllib.parse import quote
 import attrs
 import orjson
 
-from .._exceptions import ConfigurationError, EventParseError
-from ..event import EventType, JobCompletedEvent, UnknownEvent, dedup_key, parse_event
-from ..event.models import Event
-from ..query import (
+from ..._exceptions import ConfigurationError, EventParseError
+from ...event import EventType, JobCompletedEvent, UnknownEvent, dedup_key, parse_event
+from ...event.models import Event
+from ...query import (
     Category,
     ClientPriceList,
     Currency,
@@ -57,8 +57,8 @@ from ..query import (
     model_wire_names,
     or_,
 )
-from ..query.models import Entity
-from ..stores import DeadLetter, InboxItem, ItemVersion, sortable_watermark
+from ...query.models import Entity
+from ...stores import DeadLetter, InboxItem, ItemVersion, sortable_watermark
 from ._inbox import Append, DedupUntil, dedup_of
 from ._receiver import SOURCE_MALFORMED, SOURCE_UNHANDLED
 
@@ -491,7 +491,7 @@ class Settlement:
 class EventCore:
     """The decisions of one handler, with no I/O (see the module docstring).
 
-    The handler (written once in ``_async_event_handler.py``, its blocking twin
+    The handler (written once in ``_async_handler.py``, its blocking twin
     generated) claims, looks up, sends and settles; every choice between those calls
     is made here from values: routing, coalescing, which versions are sent, what is
     acknowledged, retried or dead-lettered, and when maintenance is due.

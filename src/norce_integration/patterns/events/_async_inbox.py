@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ..stores import AsyncStore
+from ...stores import AsyncStore
 from ._inbox import Op, merge_results, split_ops
 
 

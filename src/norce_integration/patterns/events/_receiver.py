@@ -40,9 +40,9 @@ from typing import Any, Final, Literal
 import attrs
 import orjson
 
-from .._exceptions import EventParseError, StoreError
-from ..event import EventType, UnknownEvent, dedup_key, event_type_from, parse_event
-from ..event import load_body as load_json
+from ..._exceptions import EventParseError, StoreError
+from ...event import EventType, UnknownEvent, dedup_key, event_type_from, parse_event
+from ...event import load_body as load_json
 from ._inbox import Append, DeadLetterWrite, InboxWriter
 
 

@@ -48,7 +48,7 @@ from typing import Any, Final, Literal, Protocol
 
 import attrs
 
-from .._exceptions import StoreError
+from ..._exceptions import StoreError
 
 
 __all__ = [

@@ -1,5 +1,5 @@
 # GENERATED FILE: do not edit. The blocking twin of
-# src/norce_integration/patterns/_async_inbox.py, made by `python scripts/gen_sync.py`.
+# src/norce_integration/patterns/events/_async_inbox.py, made by `python scripts/gen_sync.py`.
 # Edit the async source and run that command again.
 """The inbox operations of the store contract, as the receiver's writer and the replay
 use them: one object per handler, over the handler's store."""
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ..stores import Store
+from ...stores import Store
 from ._inbox import Op, merge_results, split_ops
 
 

@@ -1,12 +1,9 @@
-# GENERATED FILE: do not edit. The blocking twin of
-# src/norce_integration/patterns/_async_event_handler.py, made by `python scripts/gen_sync.py`.
-# Edit the async source and run that command again.
 """The event handler, written once for asyncio: :class:`AsyncEventHandler`.
 
 Its blocking twin :class:`~norce_integration.patterns.EventHandler` is generated from this
 file by ``scripts/gen_sync.py``. The decisions (routing, coalescing, versions, settling)
-are made by :class:`~._event_core.EventCore`, which does no I/O; this class only claims,
-looks up, sends and writes what the core decided. See :mod:`.event_handler` for the
+are made by ``EventCore`` (``_core.py``), which does no I/O; this class only claims,
+looks up, sends and writes what the core decided. See the package docstring for the
 pattern as a whole.
 """
 
@@ -19,14 +16,15 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
-from .._concurrency import Event, Lock, sleep, wait_event
-from .._exceptions import ConfigurationError, StoreError
-from .._sync_client import Norce
-from .._sync_closing import Closing
-from .._tracing import span
-from ..query import QueryCache, QueryResource
-from ..stores import DeadLetter, InboxItem, Store
-from ._event_core import (
+from ..._async_client import AsyncNorce
+from ..._async_closing import AsyncClosing
+from ..._concurrency import AsyncEvent, AsyncLock, async_sleep, async_wait_event
+from ..._exceptions import ConfigurationError, StoreError
+from ..._tracing import span
+from ...query import AsyncQueryResource, QueryCache
+from ...stores import AsyncStore, DeadLetter, InboxItem
+from ._async_inbox import AsyncStoreInbox
+from ._core import (
     SOURCE_FAILED,
     WEBHOOK_SOURCES,
     Change,
@@ -42,8 +40,7 @@ from ._event_core import (
     fail,
     match_composite,
 )
-from ._event_targets import FunctionTarget, TargetAdapter
-from ._inbox import DedupUntil, WriterKind, make_writer
+from ._inbox import DedupUntil, WriterKind, make_async_writer
 from ._receiver import (
     SOURCE_UNHANDLED,
     IPNetwork,
@@ -52,13 +49,13 @@ from ._receiver import (
     WebhookAuth,
     WebhookReceiver,
 )
-from ._sync_inbox import StoreInbox
+from ._targets import AsyncFunctionTarget, AsyncTargetAdapter
 
 
 if TYPE_CHECKING:
-    from .jobs import JobTracker
+    from ..jobs import AsyncJobTracker
 
-__all__ = ["EventHandler"]
+__all__ = ["AsyncEventHandler"]
 
 log = logging.getLogger("norce_integration.patterns.event_handler")
 
@@ -141,24 +138,24 @@ class _Leases:
         return time.monotonic() - self.renewed >= self.every
 
 
-class EventHandler(Closing):
+class AsyncEventHandler(AsyncClosing):
     """Receives Norce webhooks and processes them into targets.
 
-    Every store call goes to an :class:`~norce_integration.stores.Store`
-    (:class:`~norce_integration.stores.SqliteStore` or
-    :class:`~norce_integration.stores.PostgresStore`). The asyncio handler awaits
+    Every store call goes to an :class:`~norce_integration.stores.AsyncStore`
+    (:class:`~norce_integration.stores.AsyncSqliteStore` or
+    :class:`~norce_integration.stores.AsyncPostgresStore`). The asyncio handler awaits
     each one, so neither its receiver nor its worker ever holds the event loop while the
     database works; the blocking handler's receiver writes through a writer thread.
 
     Example:
-        >>> handler = EventHandler(  # doctest: +SKIP
+        >>> handler = AsyncEventHandler(  # doctest: +SKIP
         ...     norce,
-        ...     SqliteStore("state/norce.sqlite"),
+        ...     AsyncSqliteStore("state/norce.sqlite"),
         ...     targets=[Search()],
         ...     auth=WebhookAuth("X-Norce-Webhook-Secret", secret),
         ... )
         >>> app.mount("/hooks/norce", handler.app)  # in FastAPI/Starlette  # doctest: +SKIP
-        >>> handler.run(stop_event)  # the worker  # doctest: +SKIP
+        >>> await handler.run(stop_event)  # the worker  # doctest: +SKIP
 
     Args:
         norce: the client (a cached Query resource is built on its connection), or a
@@ -207,11 +204,11 @@ class EventHandler(Closing):
 
     def __init__(
         self,
-        norce: Norce | QueryResource,
-        store: Store,
+        norce: AsyncNorce | AsyncQueryResource,
+        store: AsyncStore,
         *,
-        targets: Iterable[TargetAdapter] = (),
-        tracker: JobTracker | None = None,
+        targets: Iterable[AsyncTargetAdapter] = (),
+        tracker: AsyncJobTracker | None = None,
         cache: QueryCache | None = None,
         auth: WebhookAuth | None = None,
         allow_networks: Iterable[str | IPNetwork] | None = None,
@@ -232,13 +229,13 @@ class EventHandler(Closing):
         inbox_retention: float = 24 * 3600.0,
         owner: str | None = None,
     ) -> None:
-        if isinstance(norce, QueryResource):
+        if isinstance(norce, AsyncQueryResource):
             if cache is not None:
                 msg = "pass the cache to the QueryResource, not to the handler"
                 raise ConfigurationError(msg, setting="cache")
             self._query = norce
         else:
-            self._query = QueryResource(norce._http, cache=_cache_for(norce, cache))
+            self._query = AsyncQueryResource(norce._http, cache=_cache_for(norce, cache))
         if dedup_window < 0:
             raise ConfigurationError(f"must be >= 0, got {dedup_window}", setting="dedup_window")
         if not poll_interval > 0:
@@ -267,16 +264,16 @@ class EventHandler(Closing):
             owner=owner,
         )
         self._store = store
-        self._inbox = StoreInbox(store, window=dedup_window)
+        self._inbox = AsyncStoreInbox(store, window=dedup_window)
         try:
-            self._writer = make_writer(writer, self._inbox, group_commit=group_commit)
+            self._writer = make_async_writer(writer, self._inbox, group_commit=group_commit)
         except ValueError as exc:
             raise ConfigurationError(str(exc), setting="writer") from exc
         self._app: WebhookReceiver | None = None
         self.poll_interval = poll_interval
         self._tracker = tracker
         self._core.has_tracker = tracker is not None
-        self._route_locks: dict[str, Lock] = {}
+        self._route_locks: dict[str, AsyncLock] = {}
         for target in targets:
             self.add_target(target)
 
@@ -285,12 +282,12 @@ class EventHandler(Closing):
         return f"{type(self).__name__}(targets=[{names}], store={self._store!r})"
 
     @property
-    def query(self) -> QueryResource:
+    def query(self) -> AsyncQueryResource:
         """The Query resource lookups go through (targets may use it to enrich)."""
         return self._query
 
     @property
-    def store(self) -> Store:
+    def store(self) -> AsyncStore:
         """The store."""
         return self._store
 
@@ -303,7 +300,7 @@ class EventHandler(Closing):
             )
         return self._app
 
-    def add_target(self, target: TargetAdapter) -> None:
+    def add_target(self, target: AsyncTargetAdapter) -> None:
         """Register a target adapter.
 
         Raises:
@@ -311,7 +308,12 @@ class EventHandler(Closing):
                 (``send`` a coroutine function for the asyncio handler, a plain function
                 for the blocking one), declares no event types, or its name is taken.
         """
-        self._core.add_route(build_route(target, asynchronous=False))
+        # unasync: async-only
+        self._core.add_route(build_route(target, asynchronous=True))
+        # unasync: end
+        # unasync: sync-only
+        # self._core.add_route(build_route(target, asynchronous=False))
+        # unasync: end
 
     def on(
         self,
@@ -337,11 +339,18 @@ class EventHandler(Closing):
         """
 
         def register(fn: F) -> F:
-            if inspect.iscoroutinefunction(fn):
-                msg = f"{fn.__qualname__} is async: register it on an AsyncEventHandler"
+            # unasync: async-only
+            if not inspect.iscoroutinefunction(fn):
+                msg = f"{fn.__qualname__} is not async: register it on an EventHandler"
                 raise ConfigurationError(msg, setting="targets")
+            # unasync: end
+            # unasync: sync-only
+            # if inspect.iscoroutinefunction(fn):
+            #     msg = f"{fn.__qualname__} is async: register it on an AsyncEventHandler"
+            #     raise ConfigurationError(msg, setting="targets")
+            # unasync: end
             self.add_target(
-                FunctionTarget(
+                AsyncFunctionTarget(
                     fn,
                     event_types=event_types,
                     select=select,
@@ -355,7 +364,7 @@ class EventHandler(Closing):
 
         return register
 
-    def run_once(self) -> EventBatchReport:
+    async def run_once(self) -> EventBatchReport:
         """Claim one batch from the inbox and process it to the end.
 
         Every claimed item ends acknowledged, scheduled for a retry, or a dead letter; if
@@ -365,8 +374,8 @@ class EventHandler(Closing):
         Raises:
             StoreError: the store failed (claimed items are released or expire).
         """
-        self._maintain()
-        items = self._claim()
+        await self._maintain()
+        items = await self._claim()
         counts = Counts()
         counts.add("claimed", len(items))
         if not items:
@@ -374,23 +383,23 @@ class EventHandler(Closing):
         leases = _Leases(items, self._core.lease)
         settled = False
         try:
-            errors = self._process(items, counts, leases)
-            self._settle(items, errors, counts)
+            errors = await self._process(items, counts, leases)
+            await self._settle(items, errors, counts)
             settled = True
         finally:
             if not settled:
-                counts.add("released", self._release_unprocessed(items))
+                counts.add("released", await self._release_unprocessed(items))
         return counts.report()
 
-    def run(self, stop_event: Event | None = None) -> None:
+    async def run(self, stop_event: AsyncEvent | None = None) -> None:
         """Process batches until ``stop_event`` is set; the batch in hand is finished.
 
         Store failures are logged and retried after ``poll_interval``.
         """
-        stop = stop_event if stop_event is not None else Event()
+        stop = stop_event if stop_event is not None else AsyncEvent()
         while not stop.is_set():
             try:
-                report = self.run_once()
+                report = await self.run_once()
             except StoreError as exc:
                 log.error("event worker: the store failed, retrying: %s", exc)
                 report = None
@@ -398,18 +407,18 @@ class EventHandler(Closing):
                 None if report is None else report.claimed, self.poll_interval
             )
             if pause > 0:
-                wait_event(stop, pause)
+                await async_wait_event(stop, pause)
 
-    def dead_letters(self, *, limit: int | None = None) -> list[DeadLetter]:
+    async def dead_letters(self, *, limit: int | None = None) -> list[DeadLetter]:
         """Events that failed ``max_attempts`` times, malformed requests, and unhandled
         events, oldest first (``source`` says which).
 
         Raises:
             StoreError: the store failed.
         """
-        return self._core.own_letters(self._store.list_dead_letters(), limit)
+        return self._core.own_letters(await self._store.list_dead_letters(), limit)
 
-    def replay(self, which: int | Iterable[int] | Literal["all"]) -> EventReplayReport:
+    async def replay(self, which: int | Iterable[int] | Literal["all"]) -> EventReplayReport:
         """Put dead letters back into the inbox: one id, several, or ``"all"``.
 
         Letters that would fail the same way (still malformed, no handler) are kept.
@@ -418,12 +427,12 @@ class EventHandler(Closing):
             StoreError: the store failed.
         """
         if which == "all":
-            letters = self.dead_letters()
+            letters = await self.dead_letters()
         else:
             ids = [which] if isinstance(which, int) else list(which)
             letters = []
             for letter_id in ids:
-                letter = self._store.get_dead_letter(letter_id)
+                letter = await self._store.get_dead_letter(letter_id)
                 if letter is not None and letter.source in WEBHOOK_SOURCES:
                     letters.append(letter)
         replayed: list[int] = []
@@ -433,48 +442,48 @@ class EventHandler(Closing):
             if reason is not None:
                 failed[letter.letter_id] = reason
                 continue
-            self._inbox.write([self._core.replay_append(letter)])
-            self._store.delete_dead_letter(letter.letter_id)
+            await self._inbox.write([self._core.replay_append(letter)])
+            await self._store.delete_dead_letter(letter.letter_id)
             replayed.append(letter.letter_id)
         return EventReplayReport(tuple(replayed), failed)
 
-    def close(self) -> None:
+    async def aclose(self) -> None:
         """Flush and stop the receiver's writer (the worker holds nothing between batches)."""
-        self._writer.close()
+        await self._writer.aclose()
 
     # ------------------------------------------------------------ claiming and settling
 
-    def _claim(self) -> list[InboxItem]:
+    async def _claim(self) -> list[InboxItem]:
         core = self._core
-        items = self._store.inbox_claim(core.owner, limit=core.batch_size, lease=core.lease)
+        items = await self._store.inbox_claim(core.owner, limit=core.batch_size, lease=core.lease)
         rearm = core.to_rearm(items)
         if rearm:
             try:
-                self._store.dedup_expire(rearm)
+                await self._store.dedup_expire(rearm)
             except StoreError:
-                self._release_unprocessed(items)
+                await self._release_unprocessed(items)
                 raise
         return items
 
-    def _renew(self, leases: _Leases) -> None:
+    async def _renew(self, leases: _Leases) -> None:
         """Extend the batch's leases if a third of the lease has passed (best effort: a
         failure only means another worker may take the batch after the lease)."""
         if not leases.due():
             return
         leases.renewed = time.monotonic()
         try:
-            self._store.inbox_renew(leases.ids, self._core.owner, lease=self._core.lease)
+            await self._store.inbox_renew(leases.ids, self._core.owner, lease=self._core.lease)
         except StoreError as exc:
             log.warning("could not renew the leases of the batch in hand: %s", exc)
 
-    def _settle(
+    async def _settle(
         self, items: Sequence[InboxItem], errors: dict[int, list[str]], counts: Counts
     ) -> None:
         core = self._core
         settlement = core.settle(items, errors)
         for item in settlement.letters:
             reason = settlement.reasons[item.item_id]
-            self._store.put_dead_letter(
+            await self._store.put_dead_letter(
                 SOURCE_FAILED, item.payload, reason, key=item.event_type, attempts=item.attempts
             )
             counts.add("dead_lettered")
@@ -485,46 +494,46 @@ class EventHandler(Closing):
                 reason,
             )
         if settlement.acks:
-            counts.add("acked", self._store.inbox_ack_many(settlement.acks, core.owner))
+            counts.add("acked", await self._store.inbox_ack_many(settlement.acks, core.owner))
         if settlement.releases:
-            released = self._store.inbox_release_many(settlement.releases, core.owner)
+            released = await self._store.inbox_release_many(settlement.releases, core.owner)
             counts.add("retried", released)
 
-    def _release_unprocessed(self, items: Sequence[InboxItem]) -> int:
+    async def _release_unprocessed(self, items: Sequence[InboxItem]) -> int:
         """Give items back untouched (shutdown, interruption); best effort."""
         releases = [(i.item_id, None, 0.0) for i in items]
         try:
-            return self._store.inbox_release_many(releases, self._core.owner)
+            return await self._store.inbox_release_many(releases, self._core.owner)
         except StoreError as exc:
             log.error("could not release claimed items (reclaimed after the lease): %s", exc)
             return 0
 
-    def _maintain(self) -> None:
+    async def _maintain(self) -> None:
         """Purge expired dedup keys and old finished inbox items, now and then."""
         if not self._core.maintenance_due(time.monotonic()):
             return
         try:
-            self._store.dedup_purge()
+            await self._store.dedup_purge()
             cutoff = self._core.purge_cutoff(dt.datetime.now(dt.UTC))
-            self._store.inbox_purge(done_before=cutoff)
+            await self._store.inbox_purge(done_before=cutoff)
         except StoreError as exc:
             log.warning("event inbox maintenance failed: %s", exc)
 
     # ------------------------------------------------------------ processing
 
-    def _process(
+    async def _process(
         self, items: Sequence[InboxItem], counts: Counts, leases: _Leases
     ) -> dict[int, list[str]]:
         core = self._core
         works, bad = core.decode(items)
         for item, error in bad:  # no longer parses: nothing to retry
-            self._store.put_dead_letter(
+            await self._store.put_dead_letter(
                 SOURCE_FAILED, item.payload, error, key=item.event_type, attempts=item.attempts
             )
             counts.add("dead_lettered")
         plans, jobs, unrouted = core.plan(works)
         for work in unrouted:  # stored while a target took them, none does now
-            self._store.put_dead_letter(
+            await self._store.put_dead_letter(
                 SOURCE_UNHANDLED,
                 work.item.payload,
                 f"no handler for event type {work.item.event_type}",
@@ -535,33 +544,33 @@ class EventHandler(Closing):
         for work in jobs:
             try:
                 assert self._tracker is not None
-                if self._tracker.on_job_completed(work.event) is not None:
+                if await self._tracker.on_job_completed(work.event) is not None:
                     counts.add("jobs_resolved")
             except Exception as exc:  # noqa: BLE001 - retried like any failure
                 fail(errors, [work], f"job tracker: {type(exc).__name__}: {exc}")
         _coalesced(plans, counts)
         core.evict(plans)
         for plan in plans:
-            self._renew(leases)
-            self._route(plan, errors, counts, leases)
+            await self._renew(leases)
+            await self._route(plan, errors, counts, leases)
         return errors
 
-    def _lookup(
+    async def _lookup(
         self, spec: LookupSpec, keys: list[Any], counts: Counts
     ) -> tuple[dict[Any, Any], set[Any]]:
         if spec.key_wire is None:
             found: dict[Any, Any] = {}
             for q, chunk in composite_queries(spec, keys):
-                pages = list(self._query.pages(q))
+                pages = [page async for page in self._query.pages(q)]
                 counts.add("lookup_requests", len(pages))
                 found.update(match_composite(spec, (r for page in pages for r in page), chunk))
             return found, {k for k in keys if k not in found}
-        result = self._query.lookup_many(spec.target, spec.key_wire, keys, select=spec.select)
+        result = await self._query.lookup_many(spec.target, spec.key_wire, keys, select=spec.select)
         counts.add("lookup_requests", result.requests)
         counts.add("lookup_cached", result.cached)
         return dict(result.found), set(result.missing)
 
-    def _route(
+    async def _route(
         self, plan: RoutePlan, errors: dict[int, list[str]], counts: Counts, leases: _Leases
     ) -> None:
         core, route = self._core, plan.route
@@ -570,7 +579,7 @@ class EventHandler(Closing):
             spec = core.lookup_spec(route, namespace, entity_set)
             try:
                 with span("lookup", entity_set=f"{namespace}/{entity_set}", keys=len(groups)):
-                    found, missing = self._lookup(spec, [g.key for g in groups], counts)
+                    found, missing = await self._lookup(spec, [g.key for g in groups], counts)
             except Exception as exc:  # noqa: BLE001 - Query down: retry these events later
                 fail(
                     errors,
@@ -582,17 +591,17 @@ class EventHandler(Closing):
         changes += core.direct_changes(plan)
         if not changes:
             return
-        with self._local_lock(route):
-            if not self._lock(route):
+        async with self._local_lock(route):
+            if not await self._lock(route):
                 reason = f"{route.name}: target lock busy"
                 fail(errors, [w for c in changes for w in c.works], reason)
                 return
             try:
-                self._send(route, changes, errors, counts, leases)
+                await self._send(route, changes, errors, counts, leases)
             finally:
-                self._unlock(route)
+                await self._unlock(route)
 
-    def _send(
+    async def _send(
         self,
         route: Route,
         changes: list[Change],
@@ -603,7 +612,7 @@ class EventHandler(Closing):
         core = self._core
         try:
             stored = {
-                kind: self._store.get_item_versions(kind, keys)
+                kind: await self._store.get_item_versions(kind, keys)
                 for kind, keys in core.version_keys(route, changes).items()
             }
         except StoreError as exc:
@@ -617,10 +626,10 @@ class EventHandler(Closing):
             if breaker.open:
                 fail(errors, works, breaker.reason)
                 continue
-            self._renew(leases)
+            await self._renew(leases)
             try:
                 with span("deliver", target=route.name, items=len(batch)):
-                    route.adapter.send([m for _, m in batch])
+                    await route.adapter.send([m for _, m in batch])
             except Exception as exc:  # noqa: BLE001 - integrator code: any error
                 reason = f"{route.name}.send: {type(exc).__name__}: {exc}"
                 fail(errors, works, reason)
@@ -628,44 +637,46 @@ class EventHandler(Closing):
                 continue
             breaker.succeeded()
             sent = [c for c, _ in batch]
-            self._record_sent(route, sent)
+            await self._record_sent(route, sent)
             core.count_sent(sent, counts)
 
-    def _record_sent(self, route: Route, changes: Sequence[Change]) -> None:
+    async def _record_sent(self, route: Route, changes: Sequence[Change]) -> None:
         """Remember what the target received (best effort after a successful send)."""
         for kind, versions in self._core.to_record(route, changes).items():
             try:
-                self._store.put_item_versions(kind, versions)
+                await self._store.put_item_versions(kind, versions)
             except StoreError as exc:
                 # The target has the data; only the next ordering check is weaker.
                 log.error("sent to %s but could not record versions: %s", route.name, exc)
 
     # ------------------------------------------------------------ target locks
 
-    def _local_lock(self, route: Route) -> Lock:
+    def _local_lock(self, route: Route) -> AsyncLock:
         # The store lock is per owner, and tasks (threads) of one handler share the owner.
         lock = self._route_locks.get(route.name)
         if lock is None:
-            lock = self._route_locks.setdefault(route.name, Lock())
+            lock = self._route_locks.setdefault(route.name, AsyncLock())
         return lock
 
-    def _lock(self, route: Route) -> bool:
+    async def _lock(self, route: Route) -> bool:
         core = self._core
         deadline = time.monotonic() + core.lease
         while True:
             try:
-                if self._store.acquire_lock(core.lock_name(route), 0, core.owner, ttl=core.lease):
+                if await self._store.acquire_lock(
+                    core.lock_name(route), 0, core.owner, ttl=core.lease
+                ):
                     return True
             except StoreError as exc:
                 log.error("could not take the lock of target %s: %s", route.name, exc)
                 return False
             if time.monotonic() >= deadline:
                 return False
-            sleep(_LOCK_POLL)
+            await async_sleep(_LOCK_POLL)
 
-    def _unlock(self, route: Route) -> None:
+    async def _unlock(self, route: Route) -> None:
         """Release the target's lock (best effort: it expires with the lease anyway)."""
         try:
-            self._store.release_lock(self._core.lock_name(route), 0, self._core.owner)
+            await self._store.release_lock(self._core.lock_name(route), 0, self._core.owner)
         except StoreError as exc:
             log.warning("could not release the lock of target %s: %s", route.name, exc)
