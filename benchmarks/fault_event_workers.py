@@ -166,6 +166,8 @@ def main() -> None:
                     str(store_path),
                     str(failing),
                     str(log),
+                    args.lease,
+                    args.retry_cap,
                 ],
                 stdout=subprocess.DEVNULL,
                 stderr=(tmp / f"worker-{n}.err").open("wb"),
