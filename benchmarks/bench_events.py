@@ -336,15 +336,16 @@ class IndexedQuery(httpx.BaseTransport):
 
     The emulator evaluates such a filter row by row over the whole catalogue (keys x
     SKUs per request), which measures the emulator, not the worker; Norce answers from
-    an index. Rows are read from the emulator once per entity set and ``$select`` (all
-    pages), then every lookup is answered with the same JSON the emulator writes. Any
-    other request goes to the emulator. ``--emulator-query`` turns this off.
+    an index. Rows are read from the emulator once per entity set, with every field (all
+    pages; the worker does this before the load starts), then every lookup is answered
+    with the rows cut down to ``$select``, the JSON the emulator writes. Any other
+    request goes to the emulator. ``--emulator-query`` turns this off.
     """
 
     def __init__(self, inner: Any) -> None:
         self.inner = inner
         self.full: dict[str, list[dict[str, Any]]] = {}
-        self.index: dict[tuple[str, str], dict[str, Any]] = {}
+        self.index: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         params = dict(request.url.params)
@@ -354,12 +355,14 @@ class IndexedQuery(httpx.BaseTransport):
             return self.inner.handle_request(request)
         field, select = match.group(1), params.get("$select", "")
         values = [match.group(2), *_TERM.findall(match.group(3))]
-        rows = self._rows(request, field, select)
+        rows = self._rows(request, field)
+        names = select.split(",") if select else None
         found = []
         for value in dict.fromkeys(values):
             key = value[1:-1].replace("''", "'") if value.startswith("'") else value
-            if key in rows:
-                found.append(rows[key])
+            row = rows.get(key)
+            if row is not None:
+                found.append(row if names is None else {n: row[n] for n in names if n in row})
         context = f"{str(request.url).split('?')[0].rsplit('/', 1)[0]}/$metadata#"
         body = {"@odata.context": context, "value": found}
         return httpx.Response(
@@ -368,9 +371,7 @@ class IndexedQuery(httpx.BaseTransport):
             content=json.dumps(body).encode(),
         )
 
-    def _rows(self, request: httpx.Request, field: str, select: str) -> Any:
-        # Every row is read once per entity set (all fields; the worker primes this
-        # before the load starts, see run_worker); lookups by a field build a dict of it.
+    def _rows(self, request: httpx.Request, field: str) -> dict[str, dict[str, Any]]:
         path = request.url.path
         full = self.full.get(path)
         if full is None:
@@ -388,24 +389,7 @@ class IndexedQuery(httpx.BaseTransport):
         rows = self.index.get((path, field))
         if rows is None:
             rows = self.index[(path, field)] = {str(row[field]): row for row in full}
-        if not select:
-            return rows
-        names = select.split(",")
-        return _Projected(rows, names)
-
-
-class _Projected:
-    """Rows by key, each cut down to ``$select`` when read (as the emulator answers)."""
-
-    def __init__(self, rows: dict[str, Any], names: list[str]) -> None:
-        self.rows, self.names = rows, names
-
-    def __contains__(self, key: str) -> bool:
-        return key in self.rows
-
-    def __getitem__(self, key: str) -> dict[str, Any]:
-        row = self.rows[key]
-        return {name: row[name] for name in self.names if name in row}
+        return rows
 
 
 class _Recording:
